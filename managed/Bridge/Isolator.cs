@@ -1,0 +1,81 @@
+using Mesos;
+using Mesos.Slave;
+
+namespace NetIsolator.Bridge;
+
+/// <summary>
+/// The managed counterpart of <c>mesos::slave::Isolator</c>. An isolator overrides what it needs; every method
+/// that is not overridden behaves as Mesos's own default does. The bridge calls these methods on thread-pool
+/// threads, possibly concurrently for different containers, never concurrently for the same container except
+/// <see cref="WatchAsync"/>, which stays pending alongside the other calls.
+/// </summary>
+public abstract class Isolator : IAsyncDisposable
+{
+    /// <summary>Whether nested containers (a <see cref="ContainerID"/> with a parent) are sent to this isolator.</summary>
+    public virtual bool SupportsNesting => false;
+
+    /// <summary>Whether standalone containers (launched without an executor) are sent to this isolator.</summary>
+    public virtual bool SupportsStandalone => false;
+
+    /// <summary>
+    /// Called once at agent start with the containers the agent checkpointed and the orphans it found
+    /// (containers the isolator may know but the agent does not; Mesos destroys them afterwards, which ends in
+    /// <see cref="CleanupAsync"/>). A failure aborts the agent's recovery.
+    /// </summary>
+    public virtual Task RecoverAsync(IReadOnlyList<ContainerState> states, IReadOnlyList<ContainerID> orphans) =>
+        Task.CompletedTask;
+
+    /// <summary>
+    /// Called before the container's first process starts. The answer (or null for none) is merged into what the
+    /// agent uses to launch it: namespaces to clone, commands to run inside the container first, environment.
+    /// </summary>
+    public virtual Task<ContainerLaunchInfo?> PrepareAsync(ContainerID containerId, ContainerConfig config) =>
+        Task.FromResult<ContainerLaunchInfo?>(null);
+
+    /// <summary>Called once the container's first process exists (forked, held before exec).</summary>
+    public virtual Task IsolateAsync(ContainerID containerId, int pid) => Task.CompletedTask;
+
+    /// <summary>
+    /// Called once per container; completes only when the container hits a limitation, which makes the agent
+    /// destroy it. Return null (or observe <paramref name="containerGone"/>, cancelled when the container has been
+    /// cleaned up) to never report one. Throwing also destroys the container: do it only on purpose.
+    /// </summary>
+    public virtual async Task<ContainerLimitation?> WatchAsync(ContainerID containerId, CancellationToken containerGone)
+    {
+        var gone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using (containerGone.Register(() => gone.TrySetResult()))
+        {
+            await gone.Task.ConfigureAwait(false);
+        }
+        return null;
+    }
+
+    /// <summary>Called when the container's resources change (e.g. ports added or removed).</summary>
+    public virtual Task UpdateAsync(
+        ContainerID containerId,
+        IReadOnlyList<Resource> resourceRequests,
+        IReadOnlyDictionary<string, Value.Types.Scalar> resourceLimits) => Task.CompletedTask;
+
+    /// <summary>
+    /// The container's statistics as far as this isolator knows them. The agent merges the answers of all its
+    /// isolators; <see cref="ResourceStatistics.Timestamp"/> is required by the wire format.
+    /// </summary>
+    public virtual Task<ResourceStatistics> UsageAsync(ContainerID containerId) =>
+        Task.FromResult(new ResourceStatistics { Timestamp = (DateTime.UtcNow - DateTime.UnixEpoch).TotalSeconds });
+
+    /// <summary>The container's status as far as this isolator knows it (e.g. its network addresses).</summary>
+    public virtual Task<ContainerStatus> StatusAsync(ContainerID containerId) => Task.FromResult(new ContainerStatus());
+
+    /// <summary>
+    /// Called once when the container is destroyed, after prepare finished or failed, and possibly for a
+    /// container this isolator never saw (which it must then ignore).
+    /// </summary>
+    public virtual Task CleanupAsync(ContainerID containerId) => Task.CompletedTask;
+
+    /// <summary>Called when the host destroys the isolator, after its calls in flight have completed.</summary>
+    public virtual ValueTask DisposeAsync()
+    {
+        GC.SuppressFinalize(this);
+        return ValueTask.CompletedTask;
+    }
+}
