@@ -1,0 +1,65 @@
+#include "isolator_client.hpp"
+
+#include <memory>
+#include <stdexcept>
+
+namespace netisolator {
+
+const char* method_name(Method method) {
+    static const char* const names[] = {"recover", "prepare", "isolate", "watch",
+                                        "update",  "usage",   "status",  "cleanup"};
+    return names[static_cast<int>(method)];
+}
+
+LifecycleFunction lifecycle_function(Method method) {
+    static const LifecycleFunction functions[] = {
+        netiso_isolator_recover, netiso_isolator_prepare, netiso_isolator_isolate, netiso_isolator_watch,
+        netiso_isolator_update,  netiso_isolator_usage,   netiso_isolator_status,  netiso_isolator_cleanup,
+    };
+    return functions[static_cast<int>(method)];
+}
+
+IsolatorClient::IsolatorClient(const std::string& module, const Parameters& parameters) {
+    std::vector<netiso_parameter> native;
+    native.reserve(parameters.size());
+    for (const auto& [key, value] : parameters) {
+        native.push_back({key.c_str(), value.c_str()});
+    }
+    char* error = nullptr;
+    if (netiso_isolator_create(module.c_str(), native.data(), static_cast<int32_t>(native.size()), &handle_,
+                               &error) != 0) {
+        std::string message = error != nullptr ? error : "netiso_isolator_create failed without a message";
+        netiso_free(error);
+        throw std::runtime_error(message);
+    }
+}
+
+IsolatorClient::~IsolatorClient() { netiso_isolator_destroy(handle_); }
+
+int32_t IsolatorClient::capabilities() const { return netiso_isolator_capabilities(handle_); }
+
+namespace {
+
+void complete(void* context, int32_t status, uint8_t* data, int32_t length) {
+    std::unique_ptr<std::function<void(Reply)>> done(static_cast<std::function<void(Reply)>*>(context));
+    Reply reply{status, data != nullptr ? std::string(reinterpret_cast<const char*>(data), length) : std::string()};
+    netiso_free(data);
+    (*done)(std::move(reply));
+}
+
+}  // namespace
+
+void IsolatorClient::call(Method method, const std::string& request, std::function<void(Reply)> done) const {
+    auto* context = new std::function<void(Reply)>(std::move(done));
+    lifecycle_function(method)(handle_, reinterpret_cast<const uint8_t*>(request.data()),
+                               static_cast<int32_t>(request.size()), complete, context);
+}
+
+std::future<Reply> IsolatorClient::call(Method method, const std::string& request) const {
+    auto promise = std::make_shared<std::promise<Reply>>();
+    auto future = promise->get_future();
+    call(method, request, [promise](Reply reply) { promise->set_value(std::move(reply)); });
+    return future;
+}
+
+}  // namespace netisolator

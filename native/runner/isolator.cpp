@@ -1,0 +1,170 @@
+// `isolator`: the one command users type. It loads the same provider library the Mesos module shim loads and
+// drives the isolators through the same C ABI, so what works here works inside the agent.
+//
+//   isolator bridge-check [--assembly PATH] [--dotnet-root DIR] [--module NAME]... [--parameter KEY=VALUE]...
+//                         [--lifecycle]
+//     Loads the .NET runtime and creates each module (by default every module the manifest names), printing
+//     what loaded and what did not. With --lifecycle, also drives one synthetic container through
+//     prepare, isolate, status, usage, update and cleanup, printing every answer.
+#include <google/protobuf/util/json_util.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "isolator_client.hpp"
+#include "netisolator/bridge.pb.h"
+
+namespace {
+
+using netisolator::IsolatorClient;
+using netisolator::Method;
+using netisolator::Reply;
+
+const char* const kUsage =
+    "usage: isolator bridge-check [--assembly PATH] [--dotnet-root DIR] [--module NAME]...\n"
+    "                             [--parameter KEY=VALUE]... [--lifecycle]\n";
+
+const char* const kShippedModules[] = {"org_netisolator_NetworkCniIsolator", "org_netisolator_PortMappingIsolator"};
+
+std::string to_json(const google::protobuf::Message& message) {
+    std::string json;
+    google::protobuf::util::JsonPrintOptions options;
+    options.preserve_proto_field_names = true;
+    (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+    return json;
+}
+
+// Prints one answer; returns whether it was a success.
+bool report(Method method, const Reply& reply, google::protobuf::Message* response) {
+    if (!reply.ok()) {
+        std::printf("  %-8s %s: %s\n", netisolator::method_name(method),
+                    reply.status == NETISO_STATUS_ABANDONED ? "abandoned" : "FAILED", reply.data.c_str());
+        return false;
+    }
+    if (response != nullptr && !response->ParseFromString(reply.data)) {
+        std::printf("  %-8s FAILED: the answer is not a valid %s\n", netisolator::method_name(method),
+                    response->GetTypeName().c_str());
+        return false;
+    }
+    std::printf("  %-8s ok %s\n", netisolator::method_name(method), response ? to_json(*response).c_str() : "");
+    return true;
+}
+
+bool drive_lifecycle(const IsolatorClient& isolator) {
+    mesos::ContainerID id;
+    id.set_value("bridge-check-" + std::to_string(getpid()));
+
+    netisolator::bridge::PrepareRequest prepare;
+    *prepare.mutable_container_id() = id;
+    auto* config = prepare.mutable_container_config();
+    config->set_directory("/tmp");
+    config->mutable_command_info()->set_value("/bin/true");
+    config->mutable_container_info()->set_type(mesos::ContainerInfo::MESOS);
+    config->mutable_container_info()->add_network_infos()->set_name("net-a");
+    config->mutable_container_info()->add_network_infos()->set_name("net-b");
+
+    netisolator::bridge::IsolateRequest isolate;
+    *isolate.mutable_container_id() = id;
+    isolate.set_pid(getpid());
+    netisolator::bridge::StatusRequest status;
+    *status.mutable_container_id() = id;
+    netisolator::bridge::UsageRequest usage;
+    *usage.mutable_container_id() = id;
+    netisolator::bridge::UpdateRequest update;
+    *update.mutable_container_id() = id;
+    netisolator::bridge::CleanupRequest cleanup;
+    *cleanup.mutable_container_id() = id;
+
+    netisolator::bridge::PrepareResponse prepared;
+    mesos::ContainerStatus container_status;
+    mesos::ResourceStatistics statistics;
+    bool ok = report(Method::Prepare, isolator.call(Method::Prepare, prepare.SerializeAsString()).get(), &prepared);
+    ok = report(Method::Isolate, isolator.call(Method::Isolate, isolate.SerializeAsString()).get(), nullptr) && ok;
+    ok = report(Method::Status, isolator.call(Method::Status, status.SerializeAsString()).get(), &container_status) &&
+         ok;
+    ok = report(Method::Usage, isolator.call(Method::Usage, usage.SerializeAsString()).get(), &statistics) && ok;
+    ok = report(Method::Update, isolator.call(Method::Update, update.SerializeAsString()).get(), nullptr) && ok;
+    ok = report(Method::Cleanup, isolator.call(Method::Cleanup, cleanup.SerializeAsString()).get(), nullptr) && ok;
+    return ok;
+}
+
+int bridge_check(int argc, char** argv) {
+    netisolator::Parameters parameters;
+    std::vector<std::string> modules;
+    bool lifecycle = false;
+    for (int i = 0; i < argc; i++) {
+        std::string argument = argv[i];
+        auto value = [&](const char* name) -> std::string {
+            if (i + 1 >= argc) {
+                throw std::invalid_argument(std::string(name) + " needs a value");
+            }
+            return argv[++i];
+        };
+        if (argument == "--assembly") {
+            parameters.emplace_back("assembly", value("--assembly"));
+        } else if (argument == "--dotnet-root") {
+            parameters.emplace_back("dotnet_root", value("--dotnet-root"));
+        } else if (argument == "--module") {
+            modules.push_back(value("--module"));
+        } else if (argument == "--parameter") {
+            std::string pair = value("--parameter");
+            auto equals = pair.find('=');
+            if (equals == std::string::npos) {
+                throw std::invalid_argument("--parameter takes KEY=VALUE, not '" + pair + "'");
+            }
+            parameters.emplace_back(pair.substr(0, equals), pair.substr(equals + 1));
+        } else if (argument == "--lifecycle") {
+            lifecycle = true;
+        } else {
+            throw std::invalid_argument("unknown option '" + argument + "'");
+        }
+    }
+    if (modules.empty()) {
+        modules.assign(std::begin(kShippedModules), std::end(kShippedModules));
+    }
+
+    std::printf("provider ABI version %u (this runner expects %u)\n", netiso_abi_version(), NETISO_ABI_VERSION);
+    if (netiso_abi_version() != NETISO_ABI_VERSION) {
+        return 1;
+    }
+    bool all_ok = true;
+    for (const auto& module : modules) {
+        try {
+            IsolatorClient isolator(module, parameters);
+            const int32_t capabilities = isolator.capabilities();
+            std::printf("%s: loaded (nesting: %s, standalone: %s)\n", module.c_str(),
+                        capabilities & NETISO_SUPPORTS_NESTING ? "yes" : "no",
+                        capabilities & NETISO_SUPPORTS_STANDALONE ? "yes" : "no");
+            if (lifecycle) {
+                all_ok = drive_lifecycle(isolator) && all_ok;
+            }
+        } catch (const std::exception& e) {
+            std::printf("%s: NOT loaded: %s\n", module.c_str(), e.what());
+            all_ok = false;
+        }
+    }
+    return all_ok ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2 || std::strcmp(argv[1], "--help") == 0) {
+        std::fputs(kUsage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    try {
+        if (std::strcmp(argv[1], "bridge-check") == 0) {
+            return bridge_check(argc - 2, argv + 2);
+        }
+        std::fprintf(stderr, "isolator: unknown subcommand '%s'\n%s", argv[1], kUsage);
+        return 2;
+    } catch (const std::invalid_argument& e) {
+        std::fprintf(stderr, "isolator %s: %s\n%s", argv[1], e.what(), kUsage);
+        return 2;
+    }
+}
