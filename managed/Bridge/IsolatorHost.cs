@@ -48,19 +48,17 @@ internal sealed class IsolatorHost
         IMessage request;
         try
         {
-            request = operation.Request.Parser.ParseFrom(requestBytes);
+            request = operation.Parser.ParseFrom(requestBytes);
         }
         catch (InvalidProtocolBufferException e)
         {
-            completion.Fail($"{ModuleName}: {operation.Name}: malformed {operation.Request.Name} "
+            completion.Fail($"{ModuleName}: {operation.Name}: malformed {operation.RequestName} "
                             + $"({requestBytes.Length} bytes): {e.Message}");
             return;
         }
-        var missing = RequiredFields.FindMissing(request);
-        if (missing.Count > 0)
+        if (operation.MissingFields(request) is { } missing)
         {
-            completion.Fail($"{ModuleName}: {operation.Name}: {request.Descriptor.Name} lacks required field(s) "
-                            + string.Join(", ", missing));
+            completion.Fail($"{ModuleName}: {operation.Name}: {operation.RequestName} lacks required field(s) {missing}");
             return;
         }
 

@@ -1,5 +1,4 @@
 using Google.Protobuf;
-using Google.Protobuf.Reflection;
 using Mesos;
 using NetIsolator.Contracts.Bridge;
 
@@ -7,12 +6,17 @@ namespace NetIsolator.Bridge;
 
 /// <summary>One lifecycle call: how to read its request, how to name what it is about, and what to run.</summary>
 /// <param name="Name">The Mesos method name, used in every error text.</param>
-/// <param name="Request">The request envelope (bridge.proto).</param>
+/// <param name="RequestName">The request envelope's type (bridge.proto), for error texts.</param>
+/// <param name="Parser">Its parser.</param>
+/// <param name="MissingFields">The envelope's own required fields that are not set, or null. The Mesos messages
+/// inside are not checked here: the native side serializes only messages its libprotobuf found complete.</param>
 /// <param name="Subject">What the call is about, for error texts ("container 'c1'").</param>
 /// <param name="Run">The work; a null answer means "never answered" (the native side abandons its future).</param>
 internal sealed record LifecycleOperation(
     string Name,
-    MessageDescriptor Request,
+    string RequestName,
+    MessageParser Parser,
+    Func<IMessage, string?> MissingFields,
     Func<IMessage, string> Subject,
     Func<IsolatorHost, IMessage, Task<IMessage?>> Run);
 
@@ -23,7 +27,7 @@ internal static class LifecycleOperations
 
     private static readonly LifecycleOperation[] s_operations =
     [
-        new("recover", RecoverRequest.Descriptor,
+        new("recover", nameof(RecoverRequest), RecoverRequest.Parser, _ => null,
             request => $"{((RecoverRequest)request).States.Count} checkpointed container(s) and "
                        + $"{((RecoverRequest)request).Orphans.Count} orphan(s)",
             async (host, request) =>
@@ -32,7 +36,9 @@ internal static class LifecycleOperations
                 await host.Isolator.RecoverAsync(recover.States, recover.Orphans).ConfigureAwait(false);
                 return s_nothing;
             }),
-        new("prepare", PrepareRequest.Descriptor, request => Describe(((PrepareRequest)request).ContainerId),
+        new("prepare", nameof(PrepareRequest), PrepareRequest.Parser,
+            request => Missing(((PrepareRequest)request).ContainerId, (((PrepareRequest)request).ContainerConfig is null, "container_config")),
+            request => Describe(((PrepareRequest)request).ContainerId),
             async (host, request) =>
             {
                 var prepare = (PrepareRequest)request;
@@ -40,7 +46,9 @@ internal static class LifecycleOperations
                     .ConfigureAwait(false);
                 return launchInfo is null ? new PrepareResponse() : new PrepareResponse { LaunchInfo = launchInfo };
             }),
-        new("isolate", IsolateRequest.Descriptor, request => Describe(((IsolateRequest)request).ContainerId),
+        new("isolate", nameof(IsolateRequest), IsolateRequest.Parser,
+            request => Missing(((IsolateRequest)request).ContainerId, (!((IsolateRequest)request).HasPid, "pid")),
+            request => Describe(((IsolateRequest)request).ContainerId),
             async (host, request) =>
             {
                 var isolate = (IsolateRequest)request;
@@ -51,9 +59,13 @@ internal static class LifecycleOperations
                 await host.Isolator.IsolateAsync(isolate.ContainerId, (int)isolate.Pid).ConfigureAwait(false);
                 return s_nothing;
             }),
-        new("watch", WatchRequest.Descriptor, request => Describe(((WatchRequest)request).ContainerId),
+        new("watch", nameof(WatchRequest), WatchRequest.Parser,
+            request => Missing(((WatchRequest)request).ContainerId),
+            request => Describe(((WatchRequest)request).ContainerId),
             (host, request) => host.WatchAsync(((WatchRequest)request).ContainerId)),
-        new("update", UpdateRequest.Descriptor, request => Describe(((UpdateRequest)request).ContainerId),
+        new("update", nameof(UpdateRequest), UpdateRequest.Parser,
+            request => Missing(((UpdateRequest)request).ContainerId),
+            request => Describe(((UpdateRequest)request).ContainerId),
             async (host, request) =>
             {
                 var update = (UpdateRequest)request;
@@ -61,13 +73,19 @@ internal static class LifecycleOperations
                     .ConfigureAwait(false);
                 return s_nothing;
             }),
-        new("usage", UsageRequest.Descriptor, request => Describe(((UsageRequest)request).ContainerId),
+        new("usage", nameof(UsageRequest), UsageRequest.Parser,
+            request => Missing(((UsageRequest)request).ContainerId),
+            request => Describe(((UsageRequest)request).ContainerId),
             async (host, request) =>
                 await host.Isolator.UsageAsync(((UsageRequest)request).ContainerId).ConfigureAwait(false)),
-        new("status", StatusRequest.Descriptor, request => Describe(((StatusRequest)request).ContainerId),
+        new("status", nameof(StatusRequest), StatusRequest.Parser,
+            request => Missing(((StatusRequest)request).ContainerId),
+            request => Describe(((StatusRequest)request).ContainerId),
             async (host, request) =>
                 await host.Isolator.StatusAsync(((StatusRequest)request).ContainerId).ConfigureAwait(false)),
-        new("cleanup", CleanupRequest.Descriptor, request => Describe(((CleanupRequest)request).ContainerId),
+        new("cleanup", nameof(CleanupRequest), CleanupRequest.Parser,
+            request => Missing(((CleanupRequest)request).ContainerId),
+            request => Describe(((CleanupRequest)request).ContainerId),
             async (host, request) =>
             {
                 await host.CleanupAsync(((CleanupRequest)request).ContainerId).ConfigureAwait(false);
@@ -79,4 +97,20 @@ internal static class LifecycleOperations
         (uint)method < (uint)s_operations.Length ? s_operations[(int)method] : null;
 
     private static string Describe(ContainerID containerId) => $"container '{containerId.ToKey()}'";
+
+    /// <summary>The missing ones among an envelope's container_id (with its value) and its other required fields.</summary>
+    private static string? Missing(ContainerID? containerId, params (bool IsMissing, string Name)[] others)
+    {
+        var missing = new List<string>();
+        if (containerId is null)
+        {
+            missing.Add("container_id");
+        }
+        else if (!containerId.HasValue)
+        {
+            missing.Add("container_id.value");
+        }
+        missing.AddRange(others.Where(o => o.IsMissing).Select(o => o.Name));
+        return missing.Count == 0 ? null : string.Join(", ", missing);
+    }
 }

@@ -209,9 +209,10 @@ TEST_F(BridgeTest, MissingRequiredFieldsInARequestAreNamed) {
         << reply.data;
 
     bridge::PrepareRequest partial = MakePrepare("c6", {});
-    partial.mutable_container_config()->clear_directory();
+    partial.mutable_container_id()->clear_value();
     reply = isolator_->call(Method::Prepare, partial.SerializePartialAsString()).get();
-    EXPECT_NE(reply.data.find("container_config.directory"), std::string::npos) << reply.data;
+    EXPECT_NE(reply.data.find("PrepareRequest lacks required field(s) container_id.value"), std::string::npos)
+        << reply.data;
 }
 
 TEST_F(BridgeTest, NullHandleAndInconsistentBuffersAreRejectedThroughTheCallback) {
