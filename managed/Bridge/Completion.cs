@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using System.Text;
 using Google.Protobuf;
 
 namespace NetIsolator.Bridge;
@@ -23,18 +22,29 @@ internal sealed unsafe class Completion
     }
 
     /// <summary>Answers with the serialized message; ownership of the buffer passes to the native side.</summary>
+    /// <remarks>Serializes before claiming the call, so a failure to serialize still leaves the call to be
+    /// answered with <see cref="Fail"/>.</remarks>
     public void Succeed(IMessage response)
     {
-        if (!Claim())
-        {
-            return;
-        }
         var size = response.CalculateSize();
         byte* buffer = null;
         if (size > 0)
         {
             buffer = (byte*)NativeMemory.Alloc((nuint)size);
-            response.WriteTo(new Span<byte>(buffer, size));
+            try
+            {
+                response.WriteTo(new Span<byte>(buffer, size));
+            }
+            catch
+            {
+                NativeMemory.Free(buffer);
+                throw;
+            }
+        }
+        if (!Claim())
+        {
+            NativeMemory.Free(buffer);
+            return;
         }
         _callback(_context, Ok, buffer, size);
     }

@@ -6,8 +6,9 @@ namespace NetIsolator.Bridge;
 /// <summary>
 /// The managed counterpart of <c>mesos::slave::Isolator</c>. An isolator overrides what it needs; every method
 /// that is not overridden behaves as Mesos's own default does. The bridge calls these methods on thread-pool
-/// threads, possibly concurrently for different containers, never concurrently for the same container except
-/// <see cref="WatchAsync"/>, which stays pending alongside the other calls.
+/// threads, concurrently: for different containers, and for the same container too where the agent overlaps
+/// calls (usage or status during update; <see cref="WatchAsync"/> stays pending throughout). Implementations
+/// must be thread-safe.
 /// </summary>
 public abstract class Isolator : IAsyncDisposable
 {

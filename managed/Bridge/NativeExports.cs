@@ -133,9 +133,9 @@ public static unsafe class NativeExports
         }
     }
 
+    /// <summary>Hands the error text to the native caller, which reports it (the shim to the agent's log).</summary>
     private static int Fail(byte** error, string message)
     {
-        BridgeLog.LogError(message);
         if (error != null)
         {
             *error = NativeText.Allocate(message);

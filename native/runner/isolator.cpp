@@ -3,9 +3,10 @@
 //
 //   isolator bridge-check [--assembly PATH] [--dotnet-root DIR] [--module NAME]... [--parameter KEY=VALUE]...
 //                         [--lifecycle]
-//     Loads the .NET runtime and creates each module (by default every module the manifest names), printing
-//     what loaded and what did not. With --lifecycle, also drives one synthetic container through
-//     prepare, isolate, status, usage, update and cleanup, printing every answer.
+//     Loads the .NET runtime and creates each module (by default the modules the project ships, as named in
+//     mesos-module.json), printing what loaded and what did not. With --lifecycle, also drives one synthetic
+//     container through prepare, isolate, status, usage, update and cleanup, printing every answer; the
+//     "container" is the runner's own process, so use it with isolators that do not touch the kernel.
 #include <google/protobuf/util/json_util.h>
 #include <unistd.h>
 
