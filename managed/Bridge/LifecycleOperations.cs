@@ -9,7 +9,8 @@ namespace NetIsolator.Bridge;
 /// <param name="RequestName">The request envelope's type (bridge.proto), for error texts.</param>
 /// <param name="Parser">Its parser.</param>
 /// <param name="MissingFields">The envelope's own required fields that are not set, or null. The Mesos messages
-/// inside are not checked here: the native side serializes only messages its libprotobuf found complete.</param>
+/// inside are not checked here: the native side serializes only messages its libprotobuf found complete,
+/// and checking them would need protobuf reflection (see <see cref="IsolatorHost"/>).</param>
 /// <param name="Subject">What the call is about, for error texts ("container 'c1'").</param>
 /// <param name="Run">The work; a null answer means "never answered" (the native side abandons its future).</param>
 internal sealed record LifecycleOperation(

@@ -2,9 +2,6 @@ using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Loader;
-using Mesos;
-using Mesos.Slave;
-using NetIsolator.Contracts.Bridge;
 
 namespace NetIsolator.Bridge;
 
@@ -41,11 +38,6 @@ public static unsafe class NativeExports
             var loadContext = AssemblyLoadContext.GetLoadContext(typeof(NativeExports).Assembly)
                 ?? AssemblyLoadContext.Default;
             s_registry = new IsolatorRegistry(loadContext.LoadFromAssemblyPath(path));
-            // The answers' reflection descriptors are costly to build; do it now, beside the runtime's warm-up,
-            // rather than inside the first lifecycle call.
-            ThreadPool.UnsafeQueueUserWorkItem(static _ => RequiredFields.Prepare(
-                PrepareResponse.Descriptor, ContainerLimitation.Descriptor, ResourceStatistics.Descriptor,
-                ContainerStatus.Descriptor), null);
             BridgeLog.LogInfo($"isolator modules in '{path}': "
                               + (s_registry.ModuleNames.Count == 0 ? "none" : string.Join(", ", s_registry.ModuleNames)));
             return 0;

@@ -3,6 +3,8 @@
 #include <memory>
 #include <stdexcept>
 
+#include "netisolator/bridge.pb.h"
+
 namespace netisolator {
 
 const char* method_name(Method method) {
@@ -40,17 +42,45 @@ int32_t IsolatorClient::capabilities() const { return netiso_isolator_capabiliti
 
 namespace {
 
+struct PendingCall {
+    Method method;
+    std::function<void(Reply)> done;
+};
+
+// The message type each call answers with (bridge.proto), to check answers as the Mesos shim does.
+std::unique_ptr<google::protobuf::Message> answer_type(Method method) {
+    switch (method) {
+        case Method::Prepare: return std::make_unique<bridge::PrepareResponse>();
+        case Method::Watch: return std::make_unique<mesos::slave::ContainerLimitation>();
+        case Method::Usage: return std::make_unique<mesos::ResourceStatistics>();
+        case Method::Status: return std::make_unique<mesos::ContainerStatus>();
+        default: return std::make_unique<bridge::Empty>();
+    }
+}
+
 void complete(void* context, int32_t status, uint8_t* data, int32_t length) {
-    std::unique_ptr<std::function<void(Reply)>> done(static_cast<std::function<void(Reply)>*>(context));
+    std::unique_ptr<PendingCall> call(static_cast<PendingCall*>(context));
     Reply reply{status, data != nullptr ? std::string(reinterpret_cast<const char*>(data), length) : std::string()};
     netiso_free(data);
-    (*done)(std::move(reply));
+    if (reply.ok()) {
+        // proto2 required fields: C# does not enforce them, libprotobuf (and so the agent) does.
+        auto answer = answer_type(call->method);
+        if (!answer->ParsePartialFromString(reply.data)) {
+            reply = {NETISO_STATUS_FAILED, std::string(method_name(call->method)) + ": the answer is not a valid " +
+                                               answer->GetTypeName()};
+        } else if (!answer->IsInitialized()) {
+            reply = {NETISO_STATUS_FAILED, std::string(method_name(call->method)) + ": the isolator answered a " +
+                                               answer->GetTypeName() + " that lacks required field(s) " +
+                                               answer->InitializationErrorString()};
+        }
+    }
+    call->done(std::move(reply));
 }
 
 }  // namespace
 
 void IsolatorClient::call(Method method, const std::string& request, std::function<void(Reply)> done) const {
-    auto* context = new std::function<void(Reply)>(std::move(done));
+    auto* context = new PendingCall{method, std::move(done)};
     lifecycle_function(method)(handle_, reinterpret_cast<const uint8_t*>(request.data()),
                                static_cast<int32_t>(request.size()), complete, context);
 }

@@ -1,5 +1,6 @@
 // A C++ view of the C ABI for native hosts that own a libprotobuf (the runner, the native tests, the
-// benchmark): one call returns a std::future, and the provider's buffers are released for you.
+// benchmark): one call returns a std::future, the provider's buffers are released for you, and an answer that
+// lacks a proto2 required field is turned into a failure naming the field, as the Mesos shim does.
 // The Mesos shim does not use this: inside the agent, answers must go through libprocess instead.
 #ifndef NETISOLATOR_CLIENT_ISOLATOR_CLIENT_HPP
 #define NETISOLATOR_CLIENT_ISOLATOR_CLIENT_HPP

@@ -178,7 +178,7 @@ TEST_F(BridgeTest, AnswerMissingARequiredFieldIsRefused) {
     *usage.mutable_container_id() = MakeContainerId("incomplete-1");
     auto reply = Call(Method::Usage, usage);
     EXPECT_EQ(reply.status, NETISO_STATUS_FAILED);
-    EXPECT_NE(reply.data.find("ResourceStatistics that lacks required field(s) timestamp"), std::string::npos)
+    EXPECT_EQ(reply.data, "usage: the isolator answered a mesos.ResourceStatistics that lacks required field(s) timestamp")
         << reply.data;
 }
 
