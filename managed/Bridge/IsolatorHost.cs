@@ -68,7 +68,14 @@ internal sealed class IsolatorHost
             return;
         }
 
+        // Counted before the closed check, so Close() either sees this call in flight or this call sees it closed.
         Interlocked.Increment(ref _callsInFlight);
+        if (Volatile.Read(ref _closed) != 0)
+        {
+            completion.Fail($"{ModuleName}: {operation.Name} after the isolator was destroyed");
+            EndCall();
+            return;
+        }
         ThreadPool.UnsafeQueueUserWorkItem(new PendingCall(this, operation, request, completion), preferLocal: false);
     }
 
@@ -95,16 +102,26 @@ internal sealed class IsolatorHost
         }
         finally
         {
-            if (Interlocked.Decrement(ref _callsInFlight) == 0 && Volatile.Read(ref _closed) != 0)
-            {
-                await DisposeIsolatorOnceAsync().ConfigureAwait(false);
-            }
+            EndCall();
+        }
+    }
+
+    /// <summary>The last call to end after Close() disposes the isolator.</summary>
+    private void EndCall()
+    {
+        if (Interlocked.Decrement(ref _callsInFlight) == 0 && Volatile.Read(ref _closed) != 0)
+        {
+            _ = DisposeIsolatorOnceAsync();
         }
     }
 
     public async Task<IMessage?> WatchAsync(ContainerID containerId)
     {
         var gone = _containerGone.GetOrAdd(containerId.ToKey(), _ => new CancellationTokenSource());
+        if (Volatile.Read(ref _closed) != 0)
+        {
+            gone.Cancel(); // Close() may have swept the table before this watch registered
+        }
         try
         {
             return await Isolator.WatchAsync(containerId, gone.Token).ConfigureAwait(false);

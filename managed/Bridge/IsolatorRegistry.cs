@@ -62,7 +62,15 @@ internal sealed class IsolatorRegistry
                 : new IsolatorException($"module '{moduleName}': creating the isolator failed: {e.InnerException.Message}",
                     e.InnerException);
         }
-        moduleParameters.RejectUnknown();
+        try
+        {
+            moduleParameters.RejectUnknown();
+        }
+        catch
+        {
+            isolator.DisposeAsync().AsTask().GetAwaiter().GetResult(); // it may already hold resources
+            throw;
+        }
         return isolator;
     }
 }
