@@ -4,9 +4,13 @@
 //                            loads the .NET runtime) and sends one prepare; median over fresh processes.
 //   bridge.call_us           per-call cost of a typical prepare (a ContainerConfig with two NetworkInfos) through
 //                            the whole native -> managed -> native path, calls pipelined as the agent issues them.
-//   bridge.bare_roundtrip_us the reference, measured in the same run: parsing the same request bytes and
-//                            serializing the same answer with libprotobuf, in-process.
-//   bridge.call_overhead_us  bridge.call_us - bridge.bare_roundtrip_us (medians), with the ratio of the two.
+//   bridge.bare_roundtrip_us the reference, measured in the same run and process, interleaved with the calls:
+//                            the same protobuf work without the bridge around it, i.e. parsing the same request
+//                            bytes and serializing the same answer with Google.Protobuf in the same runtime
+//                            (done inside the test isolator, see its `benchref-N` containers).
+//   bridge.call_overhead_us  bridge.call_us - bridge.bare_roundtrip_us (medians), with the ratio of the two: what
+//                            crossing the bridge adds (transitions, thread-pool hop, buffers, completion).
+//   bridge.libprotobuf_roundtrip_us  context: the same round trip with C++ libprotobuf.
 //   bridge.call_latency_us   one call at a time, waiting for each answer (includes waking a thread-pool thread).
 #include <sys/wait.h>
 #include <unistd.h>
@@ -91,7 +95,7 @@ Summary MeasureFirstCall(const char* self, int processes) {
 struct Batch {
     std::mutex lock;
     std::condition_variable done;
-    int remaining = 0;
+    std::atomic<int> remaining{0};
     std::atomic<int> failures{0};
 };
 
@@ -99,8 +103,10 @@ void CountDown(void* context, int32_t status, uint8_t* data, int32_t) {
     auto* batch = static_cast<Batch*>(context);
     netiso_free(data);
     if (status != NETISO_STATUS_OK) batch->failures++;
-    std::lock_guard<std::mutex> guard(batch->lock);
-    if (--batch->remaining == 0) batch->done.notify_one();
+    if (batch->remaining.fetch_sub(1) == 1) {
+        std::lock_guard<std::mutex> guard(batch->lock);
+        batch->done.notify_one();
+    }
 }
 
 // Per-call microseconds of `batches` batches of `size` pipelined prepares.
@@ -110,13 +116,13 @@ std::vector<double> MeasureBridgeCalls(const IsolatorClient& isolator, const std
     const auto* bytes = reinterpret_cast<const uint8_t*>(request.data());
     for (int b = 0; b < batches; b++) {
         Batch batch;
-        batch.remaining = size;
+        batch.remaining.store(size);
         const auto start = Clock::now();
         for (int i = 0; i < size; i++) {
             netiso_isolator_prepare(isolator.handle(), bytes, static_cast<int32_t>(request.size()), CountDown, &batch);
         }
         std::unique_lock<std::mutex> wait(batch.lock);
-        batch.done.wait(wait, [&] { return batch.remaining == 0; });
+        batch.done.wait(wait, [&] { return batch.remaining.load() == 0; });
         samples.push_back(Microseconds(Clock::now() - start) / size);
         if (batch.failures > 0) {
             std::fprintf(stderr, "bridge calls failed\n");
@@ -126,8 +132,22 @@ std::vector<double> MeasureBridgeCalls(const IsolatorClient& isolator, const std
     return samples;
 }
 
-// The reference: the same bytes in, the same answer out, with libprotobuf and nothing else.
-std::vector<double> MeasureBareRoundTrip(const std::string& request, const std::string& answer, int batches, int size) {
+// The reference: the test isolator times `iterations` parse+serialize round trips of the same bytes in managed
+// code and answers the mean in the launch environment. One sample per call.
+double MeasureManagedRoundTrip(const IsolatorClient& isolator, int iterations) {
+    auto reply = isolator.call(Method::Prepare, netisolator::MakePrepare("benchref-" + std::to_string(iterations),
+                                                                          {"net-a", "net-b"}).SerializeAsString())
+                     .get();
+    netisolator::bridge::PrepareResponse response;
+    if (!reply.ok() || !response.ParseFromString(reply.data)) {
+        std::fprintf(stderr, "reference measurement failed: %s\n", reply.data.c_str());
+        std::exit(1);
+    }
+    return std::atof(response.launch_info().environment().variables(0).value().c_str()) / 1000.0;
+}
+
+// Context: the same bytes in, the same answer out, with libprotobuf and nothing else.
+std::vector<double> MeasureLibprotobufRoundTrip(const std::string& request, const std::string& answer, int batches, int size) {
     std::vector<double> samples;
     netisolator::bridge::PrepareRequest parsed;
     netisolator::bridge::PrepareResponse response;
@@ -186,26 +206,30 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "prepare failed: %s\n", answer.data.c_str());
         return 1;
     }
-    // Warm up both paths (JIT tiering, page faults on fresh GC memory) before measuring either.
+    // Warm up every path (JIT tiering, page faults on fresh GC memory) before measuring any.
     MeasureBridgeCalls(isolator, request, quick ? 20 : 100, batch_size);
-    MeasureBareRoundTrip(request, answer.data, 20, batch_size);
+    for (int i = 0; i < 20; i++) MeasureManagedRoundTrip(isolator, batch_size);
+    MeasureLibprotobufRoundTrip(request, answer.data, 20, batch_size);
 
-    // Interleave the two series so machine noise hits both alike.
-    std::vector<double> bridge, bare;
-    for (int round = 0; round < 10; round++) {
-        auto b = MeasureBridgeCalls(isolator, request, batches / 10, batch_size);
-        auto r = MeasureBareRoundTrip(request, answer.data, batches / 10, batch_size);
-        bridge.insert(bridge.end(), b.begin(), b.end());
-        bare.insert(bare.end(), r.begin(), r.end());
+    // Interleave the series batch by batch so machine noise hits them alike.
+    std::vector<double> bridge, bare, libprotobuf;
+    for (int b = 0; b < batches; b++) {
+        bridge.push_back(MeasureBridgeCalls(isolator, request, 1, batch_size)[0]);
+        bare.push_back(MeasureManagedRoundTrip(isolator, batch_size));
+        libprotobuf.push_back(MeasureLibprotobufRoundTrip(request, answer.data, 1, batch_size)[0]);
     }
     const Summary call = Summarize(bridge);
     const Summary reference = Summarize(bare);
-    std::printf("bridge.call_us %.3f us min=%.3f p95=%.3f request=%zuB answer=%zuB\n", call.median, call.min, call.p95,
-                request.size(), answer.data.size());
-    std::printf("bridge.bare_roundtrip_us %.3f us min=%.3f p95=%.3f (libprotobuf parse+serialize, same bytes)\n",
+    const Summary native = Summarize(libprotobuf);
+    std::printf("bridge.call_us %.3f us min=%.3f p95=%.3f request=%zuB answer=%zuB batches=%d of %d pipelined calls\n",
+                call.median, call.min, call.p95, request.size(), answer.data.size(), batches, batch_size);
+    std::printf("bridge.bare_roundtrip_us %.3f us min=%.3f p95=%.3f (Google.Protobuf parse+serialize of the same "
+                "bytes, same process and runtime, no bridge)\n",
                 reference.median, reference.min, reference.p95);
     std::printf("bridge.call_overhead_us %.3f us ratio=%.2f vs bare_roundtrip target<=2\n",
                 call.median - reference.median, call.median / reference.median);
+    std::printf("bridge.libprotobuf_roundtrip_us %.3f us min=%.3f p95=%.3f (context: the same round trip in C++)\n",
+                native.median, native.min, native.p95);
 
     const Summary latency = Summarize(MeasureLatency(isolator, request, quick ? 200 : 2000));
     std::printf("bridge.call_latency_us %.1f us min=%.1f p95=%.1f (one call at a time)\n", latency.median, latency.min,

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Google.Protobuf;
 using Mesos;
 using Mesos.Slave;
 using NetIsolator.Bridge;
@@ -20,6 +21,11 @@ namespace NetIsolator.Testing;
 /// <item><c>spawn-N-*</c>: prepare starts N child processes (/bin/true) and waits for each to exit 0.</item>
 /// <item><c>incomplete-*</c>: usage answers without the required timestamp.</item>
 /// <item><c>limit-*</c>: watch reports a limitation at once.</item>
+/// <item><c>bench-*</c>: prepare answers one fixed launch info and remembers nothing, so the bridge benchmark
+/// measures the bridge rather than this isolator.</item>
+/// <item><c>benchref-N</c>: the bridge benchmark's reference, measured here, in the same runtime: N times, parse
+/// the request the benchmark sends (the same bytes as for <c>bench-1</c>) and serialize the fixed answer, with no
+/// bridge around it. Answers the mean nanoseconds per round trip in <c>NETISO_BENCH_NS</c>.</item>
 /// </list>
 /// Module parameters: <c>label</c> (echoed into the launch environment) and <c>fail_create</c>.
 /// </summary>
@@ -51,7 +57,47 @@ public class TestIsolator : Isolator
         }
     }
 
-    public override async Task<ContainerLaunchInfo?> PrepareAsync(ContainerID containerId, ContainerConfig config)
+    private static readonly Task<ContainerLaunchInfo?> s_benchAnswer = Task.FromResult<ContainerLaunchInfo?>(
+        new ContainerLaunchInfo
+        {
+            Environment = new Mesos.Environment
+            {
+                Variables = { new Mesos.Environment.Types.Variable { Name = "NETISO_TEST_CONTAINER", Value = "bench" } },
+            },
+        });
+
+    public override Task<ContainerLaunchInfo?> PrepareAsync(ContainerID containerId, ContainerConfig config) =>
+        containerId.Value.StartsWith("bench-", StringComparison.Ordinal) ? s_benchAnswer
+        : containerId.Value.StartsWith("benchref-", StringComparison.Ordinal) ? MeasureBareRoundTrip(containerId, config)
+        : PrepareFromConfig(containerId, config);
+
+    private static Task<ContainerLaunchInfo?> MeasureBareRoundTrip(ContainerID containerId, ContainerConfig config)
+    {
+        var iterations = int.Parse(containerId.Value["benchref-".Length..]);
+        var request = new NetIsolator.Contracts.Bridge.PrepareRequest
+        {
+            ContainerId = new ContainerID { Value = "bench-1" },
+            ContainerConfig = config,
+        }.ToByteArray();
+        var answer = new NetIsolator.Contracts.Bridge.PrepareResponse { LaunchInfo = s_benchAnswer.Result };
+        var buffer = new byte[answer.CalculateSize()];
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; i < iterations; i++)
+        {
+            NetIsolator.Contracts.Bridge.PrepareRequest.Parser.ParseFrom(request);
+            answer.WriteTo(buffer.AsSpan(0, answer.CalculateSize()));
+        }
+        var nanoseconds = clock.Elapsed.TotalNanoseconds / iterations;
+        return Task.FromResult<ContainerLaunchInfo?>(new ContainerLaunchInfo
+        {
+            Environment = new Mesos.Environment
+            {
+                Variables = { new Mesos.Environment.Types.Variable { Name = "NETISO_BENCH_NS", Value = nanoseconds.ToString("F1", System.Globalization.CultureInfo.InvariantCulture) } },
+            },
+        });
+    }
+
+    private async Task<ContainerLaunchInfo?> PrepareFromConfig(ContainerID containerId, ContainerConfig config)
     {
         await Behave(containerId, "prepare");
         if (containerId.Value.StartsWith("spawn-", StringComparison.Ordinal))
