@@ -9,6 +9,8 @@ packages=(
   cmake ninja-build g++ pkg-config      # the native build
   libprotobuf-dev protobuf-compiler     # C++ classes from proto/ for the runner, native tests and benchmark
   libgtest-dev libgmock-dev             # the native test host
+  gcc                                   # the interop layout test compiles C _Static_asserts
+  iproute2 containernetworking-plugins  # namespaces and real CNI plugins for the network tests
 )
 missing=()
 for package in "${packages[@]}"; do

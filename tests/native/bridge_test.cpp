@@ -233,37 +233,41 @@ TEST_F(BridgeTest, NullHandleAndInconsistentBuffersAreRejectedThroughTheCallback
 
 TEST_F(BridgeTest, SixtyFourConcurrentCallsAnswerOnForeignThreads) {
     constexpr int kCalls = 64;
-    std::vector<std::future<Reply>> replies(kCalls);
-    std::vector<std::thread::id> callers(kCalls);
-    std::vector<std::thread::id> completers(kCalls);
+    std::vector<Reply> replies(kCalls);
+    std::vector<char> answered_on_caller_thread(kCalls, 1);  // not vector<bool>: written from many threads
     std::vector<std::thread> threads;
     std::atomic<bool> go{false};
     for (int i = 0; i < kCalls; i++) {
         threads.emplace_back([&, i] {
             while (!go.load()) std::this_thread::yield();
-            callers[i] = std::this_thread::get_id();
-            auto promise = std::make_shared<std::promise<Reply>>();
-            replies[i] = promise->get_future();
+            const auto caller = std::this_thread::get_id();
+            auto promise = std::make_shared<std::promise<std::pair<Reply, bool>>>();
+            auto answer = promise->get_future();
             const auto id = (i % 4 == 0 ? "slow-" : "c-") + std::to_string(i);
             isolator_->call(Method::Prepare, MakePrepare(id, {"net-" + std::to_string(i)}).SerializeAsString(),
-                            [&, i, promise](Reply reply) {
-                                completers[i] = std::this_thread::get_id();
-                                promise->set_value(std::move(reply));
+                            [caller, promise](Reply reply) {
+                                promise->set_value({std::move(reply), std::this_thread::get_id() == caller});
                             });
+            // The caller stays alive until its answer arrives: a thread id is only unique among live threads.
+            if (answer.wait_for(20s) == std::future_status::ready) {
+                auto [reply, on_caller] = answer.get();
+                replies[i] = std::move(reply);
+                answered_on_caller_thread[i] = on_caller;
+            } else {
+                replies[i] = {NETISO_STATUS_FAILED, "no answer within 20 s"};
+            }
         });
     }
     go = true;
     for (auto& thread : threads) thread.join();
 
     for (int i = 0; i < kCalls; i++) {
-        ASSERT_EQ(replies[i].wait_for(20s), std::future_status::ready) << "call " << i;
-        auto reply = replies[i].get();
-        ASSERT_TRUE(reply.ok()) << reply.data;
+        ASSERT_TRUE(replies[i].ok()) << "call " << i << ": " << replies[i].data;
         bridge::PrepareResponse response;
-        ASSERT_TRUE(response.ParseFromString(reply.data));
+        ASSERT_TRUE(response.ParseFromString(replies[i].data));
         // Each answer belongs to its own call: no mix-ups under concurrency.
         EXPECT_EQ(response.launch_info().environment().variables(2).value(), "net-" + std::to_string(i));
-        EXPECT_NE(completers[i], callers[i]) << "call " << i << " completed on the caller's thread";
+        EXPECT_FALSE(answered_on_caller_thread[i]) << "call " << i << " completed on the caller's thread";
     }
 }
 
