@@ -1,0 +1,547 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace NetIsolator.Cni.Cache;
+
+/// <summary>
+/// The libcni-compatible result cache: one JSON file per attachment at
+/// <c>&lt;cacheDir&gt;/results/&lt;network&gt;-&lt;containerId&gt;-&lt;ifName&gt;</c>, mode 0600 in a 0700 directory,
+/// written atomically (temporary file, fsync, rename, directory fsync). Files libcni wrote are readable here and
+/// vice versa. Unreadable or corrupt files are reported through the problem callback and ignored.
+/// </summary>
+public sealed class ResultCache
+{
+    /// <summary>libcni's default cache directory.</summary>
+    public const string DefaultCacheDirectory = "/var/lib/cni";
+
+    /// <summary>The <c>kind</c> of the libcni v1 cache format.</summary>
+    public const string KindV1 = "cniCacheV1";
+
+    /// <summary>Longest file name (NAME_MAX).</summary>
+    public const int MaxFileNameBytes = 255;
+
+    /// <summary>Largest cache file read; anything larger is treated as corrupt.</summary>
+    public const int MaxFileBytes = 16 << 20;
+
+    private const int MaxInterfaceNameLength = 15;
+    private const string TempPrefix = ".tmp-";
+    private const UnixFileMode DirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+    private const UnixFileMode FileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    private readonly Action<CacheProblem>? _onProblem;
+
+    /// <param name="cacheDirectory">The cache root (libcni's cacheDir, default <c>/var/lib/cni</c>).</param>
+    /// <param name="onProblem">Told about every cache file that is ignored because it cannot be read or parsed.</param>
+    public ResultCache(string cacheDirectory, Action<CacheProblem>? onProblem = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(cacheDirectory);
+        if (!Path.IsPathRooted(cacheDirectory))
+        {
+            throw new ArgumentException("the cache directory must be absolute", nameof(cacheDirectory));
+        }
+
+        CacheDirectory = cacheDirectory;
+        ResultsDirectory = Path.Join(cacheDirectory, "results");
+        _onProblem = onProblem;
+    }
+
+    public string CacheDirectory { get; }
+
+    /// <summary><c>&lt;cacheDir&gt;/results</c>.</summary>
+    public string ResultsDirectory { get; }
+
+    /// <summary>
+    /// The file name for an attachment, <c>&lt;network&gt;-&lt;containerId&gt;-&lt;ifName&gt;</c> exactly as libcni builds
+    /// it. Throws <see cref="ArgumentException"/> for names that are unsafe as a file name: a network name or container
+    /// ID outside <c>[A-Za-z0-9][A-Za-z0-9_.-]*</c>, an interface name libcni would refuse, any "..", or a total
+    /// longer than 255 bytes.
+    /// </summary>
+    public static string FileNameFor(string network, string containerId, string ifName)
+    {
+        ValidateId(network, "network name");
+        ValidateId(containerId, "container ID");
+        ValidateInterfaceName(ifName);
+        var name = $"{network}-{containerId}-{ifName}";
+        if (System.Text.Encoding.UTF8.GetByteCount(name) > MaxFileNameBytes)
+        {
+            throw new ArgumentException(
+                $"cache file name for network \"{network}\", container \"{containerId}\", interface \"{ifName}\" exceeds {MaxFileNameBytes} bytes");
+        }
+
+        return name;
+    }
+
+    /// <summary>The path of an attachment's cache file (see <see cref="FileNameFor"/>).</summary>
+    public string PathFor(string network, string containerId, string ifName) =>
+        Path.Join(ResultsDirectory, FileNameFor(network, containerId, ifName));
+
+    /// <summary>Writes (or replaces) an attachment's cache file atomically.</summary>
+    public void Save(CachedAttachment attachment)
+    {
+        ArgumentNullException.ThrowIfNull(attachment);
+        if (OperatingSystem.IsWindows())
+        {
+            throw new PlatformNotSupportedException();
+        }
+
+        var path = PathFor(attachment.NetworkName, attachment.ContainerId, attachment.IfName);
+        var bytes = Serialize(attachment);
+        EnsureResultsDirectory();
+
+        var temp = Path.Join(ResultsDirectory, TempPrefix + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using (var stream = new FileStream(temp, new FileStreamOptions
+            {
+                Mode = System.IO.FileMode.CreateNew,
+                Access = FileAccess.Write,
+                Share = FileShare.None,
+                UnixCreateMode = FileMode,
+            }))
+            {
+                stream.Write(bytes);
+                stream.Flush(flushToDisk: true);
+            }
+
+            File.Move(temp, path, overwrite: true);
+        }
+        catch
+        {
+            TryDelete(temp);
+            throw;
+        }
+
+        SyncDirectory(ResultsDirectory);
+    }
+
+    /// <summary>
+    /// Loads an attachment. Returns false when there is no cache file, and also (after reporting it) when the file
+    /// cannot be read, is not valid cniCacheV1 JSON, or describes a different attachment than its name says.
+    /// </summary>
+    public bool TryLoad(string network, string containerId, string ifName, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out CachedAttachment? attachment)
+    {
+        attachment = null;
+        var path = PathFor(network, containerId, ifName);
+        if (!TryRead(path, out var bytes))
+        {
+            return false;
+        }
+
+        if (!TryParse(path, bytes, out var parsed))
+        {
+            return false;
+        }
+
+        if (parsed.NetworkName != network || parsed.ContainerId != containerId || parsed.IfName != ifName)
+        {
+            Report(new CacheProblem(path, $"it describes network \"{parsed.NetworkName}\", container \"{parsed.ContainerId}\", interface \"{parsed.IfName}\""));
+            return false;
+        }
+
+        attachment = parsed;
+        return true;
+    }
+
+    /// <summary>Removes an attachment's cache file. Idempotent: returns false when there was none.</summary>
+    public bool Delete(string network, string containerId, string ifName)
+    {
+        var path = PathFor(network, containerId, ifName);
+        try
+        {
+            if (!File.Exists(path))
+            {
+                return false;
+            }
+
+            File.Delete(path);
+            return true;
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return false;
+        }
+        catch (FileNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Enumerates cached attachments (libcni's <c>GetCachedAttachments</c>), sorted by file name, optionally only
+    /// those of <paramref name="containerId"/>. Temporary files are skipped; unusable files are reported and skipped.
+    /// </summary>
+    public IReadOnlyList<CachedAttachment> List(string? containerId = null)
+    {
+        string[] files;
+        try
+        {
+            files = Directory.GetFiles(ResultsDirectory);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return [];
+        }
+
+        Array.Sort(files, StringComparer.Ordinal);
+        var attachments = new List<CachedAttachment>();
+        foreach (var path in files)
+        {
+            var name = Path.GetFileName(path);
+            if (name.StartsWith('.'))
+            {
+                continue;
+            }
+
+            if (!string.IsNullOrEmpty(containerId) && !name.Contains($"-{containerId}-", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            if (!TryRead(path, out var bytes) || !TryParse(path, bytes, out var attachment))
+            {
+                continue;
+            }
+
+            if (!string.IsNullOrEmpty(containerId) && attachment.ContainerId != containerId)
+            {
+                continue;
+            }
+
+            string expected;
+            try
+            {
+                expected = FileNameFor(attachment.NetworkName, attachment.ContainerId, attachment.IfName);
+            }
+            catch (ArgumentException e)
+            {
+                Report(new CacheProblem(path, e.Message, e));
+                continue;
+            }
+
+            if (expected != name)
+            {
+                Report(new CacheProblem(path, $"its content belongs in \"{expected}\""));
+                continue;
+            }
+
+            attachments.Add(attachment);
+        }
+
+        return attachments;
+    }
+
+    /// <summary>The cniCacheV1 JSON for an attachment, field for field as libcni writes it.</summary>
+    public static byte[] Serialize(CachedAttachment attachment)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("kind", KindV1);
+            writer.WriteString("containerId", attachment.ContainerId);
+            writer.WriteBase64String("config", attachment.Config.Span);
+            writer.WriteString("ifName", attachment.IfName);
+            writer.WriteString("networkName", attachment.NetworkName);
+            if (!string.IsNullOrEmpty(attachment.NetNs))
+            {
+                writer.WriteString("netns", attachment.NetNs);
+            }
+
+            if (attachment.CniArgs.Count > 0)
+            {
+                writer.WriteStartArray("cniArgs");
+                foreach (var (key, value) in attachment.CniArgs)
+                {
+                    writer.WriteStartArray();
+                    writer.WriteStringValue(key);
+                    writer.WriteStringValue(value);
+                    writer.WriteEndArray();
+                }
+
+                writer.WriteEndArray();
+            }
+
+            if (attachment.CapabilityArgs is { Count: > 0 } capabilityArgs)
+            {
+                writer.WritePropertyName("capabilityArgs");
+                capabilityArgs.WriteTo(writer);
+            }
+
+            if (attachment.Result is { Count: > 0 } result)
+            {
+                writer.WritePropertyName("result");
+                result.WriteTo(writer);
+            }
+
+            writer.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>Parses cniCacheV1 JSON; throws <see cref="FormatException"/> with the reason when it is not.</summary>
+    public static CachedAttachment Deserialize(ReadOnlySpan<byte> json)
+    {
+        JsonDocument document;
+        try
+        {
+            var reader = new Utf8JsonReader(json);
+            document = JsonDocument.ParseValue(ref reader);
+        }
+        catch (JsonException e)
+        {
+            throw new FormatException($"not valid JSON: {e.Message}", e);
+        }
+
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                throw new FormatException($"expected a JSON object, found {root.ValueKind}");
+            }
+
+            var kind = OptionalString(root, "kind");
+            if (kind != KindV1)
+            {
+                throw new FormatException($"kind is {(kind is null ? "missing" : $"\"{kind}\"")}, expected \"{KindV1}\"");
+            }
+
+            byte[] config = [];
+            if (root.TryGetProperty("config", out var configElement) && configElement.ValueKind != JsonValueKind.Null)
+            {
+                if (configElement.ValueKind != JsonValueKind.String || !configElement.TryGetBytesFromBase64(out var decoded))
+                {
+                    throw new FormatException("config is not a base64 string");
+                }
+
+                config = decoded;
+            }
+
+            var cniArgs = new List<KeyValuePair<string, string>>();
+            if (root.TryGetProperty("cniArgs", out var argsElement) && argsElement.ValueKind != JsonValueKind.Null)
+            {
+                if (argsElement.ValueKind != JsonValueKind.Array)
+                {
+                    throw new FormatException("cniArgs is not an array");
+                }
+
+                foreach (var pair in argsElement.EnumerateArray())
+                {
+                    if (pair.ValueKind != JsonValueKind.Array || pair.GetArrayLength() != 2
+                        || pair[0].ValueKind != JsonValueKind.String || pair[1].ValueKind != JsonValueKind.String)
+                    {
+                        throw new FormatException("cniArgs entries must be [\"key\", \"value\"] pairs");
+                    }
+
+                    cniArgs.Add(new(pair[0].GetString()!, pair[1].GetString()!));
+                }
+            }
+
+            return new CachedAttachment
+            {
+                ContainerId = RequiredString(root, "containerId"),
+                IfName = RequiredString(root, "ifName"),
+                NetworkName = RequiredString(root, "networkName"),
+                Config = config,
+                NetNs = OptionalString(root, "netns"),
+                CniArgs = cniArgs,
+                CapabilityArgs = OptionalObject(root, "capabilityArgs"),
+                Result = OptionalObject(root, "result"),
+            };
+        }
+    }
+
+    private bool TryRead(string path, out byte[] bytes)
+    {
+        bytes = [];
+        try
+        {
+            using var stream = new FileStream(path, System.IO.FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            if (stream.Length > MaxFileBytes)
+            {
+                Report(new CacheProblem(path, $"larger than {MaxFileBytes} bytes"));
+                return false;
+            }
+
+            var buffer = new byte[stream.Length];
+            stream.ReadExactly(buffer);
+            bytes = buffer;
+            return true;
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return false;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Report(new CacheProblem(path, $"cannot be read: {e.Message}", e));
+            return false;
+        }
+    }
+
+    private bool TryParse(string path, byte[] bytes, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out CachedAttachment? attachment)
+    {
+        try
+        {
+            attachment = Deserialize(bytes);
+            return true;
+        }
+        catch (FormatException e)
+        {
+            Report(new CacheProblem(path, e.Message, e));
+            attachment = null;
+            return false;
+        }
+    }
+
+    private void Report(CacheProblem problem) => _onProblem?.Invoke(problem);
+
+    private void EnsureResultsDirectory()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            throw new PlatformNotSupportedException();
+        }
+
+        if (!Directory.Exists(CacheDirectory))
+        {
+            Directory.CreateDirectory(CacheDirectory, DirectoryMode);
+        }
+
+        if (!Directory.Exists(ResultsDirectory))
+        {
+            Directory.CreateDirectory(ResultsDirectory, DirectoryMode);
+        }
+
+        // The cached configs can hold secrets: keep the directory private even if something else created it.
+        if ((File.GetUnixFileMode(ResultsDirectory) & ~DirectoryMode) != 0)
+        {
+            File.SetUnixFileMode(ResultsDirectory, DirectoryMode);
+        }
+    }
+
+    private static void ValidateId(string value, string what)
+    {
+        ArgumentNullException.ThrowIfNull(value, what);
+        if (value.Length == 0)
+        {
+            throw new ArgumentException($"{what} must not be empty");
+        }
+
+        if (!char.IsAsciiLetterOrDigit(value[0]))
+        {
+            throw new ArgumentException($"invalid {what} \"{Printable(value)}\": must start with a letter or digit");
+        }
+
+        foreach (var c in value)
+        {
+            if (!char.IsAsciiLetterOrDigit(c) && c is not ('_' or '.' or '-'))
+            {
+                throw new ArgumentException($"invalid {what} \"{Printable(value)}\": only letters, digits, '_', '.' and '-' are allowed");
+            }
+        }
+
+        if (value.Contains("..", StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"invalid {what} \"{Printable(value)}\": must not contain \"..\"");
+        }
+    }
+
+    private static void ValidateInterfaceName(string ifName)
+    {
+        ArgumentNullException.ThrowIfNull(ifName);
+        if (ifName.Length == 0 || ifName.Length > MaxInterfaceNameLength)
+        {
+            throw new ArgumentException($"invalid interface name \"{Printable(ifName)}\": must be 1 to {MaxInterfaceNameLength} characters");
+        }
+
+        if (ifName.Contains("..", StringComparison.Ordinal) || ifName == ".")
+        {
+            throw new ArgumentException($"invalid interface name \"{Printable(ifName)}\": must not be \".\" or contain \"..\"");
+        }
+
+        foreach (var c in ifName)
+        {
+            if (c is '/' or ':' || char.IsWhiteSpace(c) || char.IsControl(c))
+            {
+                throw new ArgumentException($"invalid interface name \"{Printable(ifName)}\": must not contain '/', ':', whitespace or control characters");
+            }
+        }
+    }
+
+    private static string Printable(string value)
+    {
+        var text = value.Length > 80 ? value[..80] + "..." : value;
+        return string.Concat(text.Select(c => char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString()));
+    }
+
+    private static string RequiredString(JsonElement obj, string name) =>
+        OptionalString(obj, name) is { Length: > 0 } value ? value : throw new FormatException($"{name} is missing or empty");
+
+    private static string? OptionalString(JsonElement obj, string name)
+    {
+        if (!obj.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        return value.ValueKind == JsonValueKind.String ? value.GetString() : throw new FormatException($"{name} is not a string");
+    }
+
+    private static JsonObject? OptionalObject(JsonElement obj, string name)
+    {
+        if (!obj.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        return value.ValueKind == JsonValueKind.Object
+            ? JsonObject.Create(value.Clone())
+            : throw new FormatException($"{name} is not an object");
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
+
+    /// <summary>fsync a directory so a rename in it is durable; best effort (a failure only weakens durability).</summary>
+    private static void SyncDirectory(string directory)
+    {
+        var path = System.Text.Encoding.UTF8.GetBytes(directory + "\0");
+        var fd = NativeMethods.open(path, NativeMethods.O_RDONLY | NativeMethods.O_CLOEXEC);
+        if (fd < 0)
+        {
+            return;
+        }
+
+        _ = NativeMethods.fsync(fd);
+        _ = NativeMethods.close(fd);
+    }
+
+    private static class NativeMethods
+    {
+        public const int O_RDONLY = 0;
+        public const int O_CLOEXEC = 0x80000;
+
+#pragma warning disable SYSLIB1054 // Blittable signatures: no marshalling code is generated, so DllImport is AOT-safe.
+        [DllImport("libc", SetLastError = true)]
+        public static extern int open(byte[] path, int flags);
+
+        [DllImport("libc", SetLastError = true)]
+        public static extern int fsync(int fd);
+
+        [DllImport("libc", SetLastError = true)]
+        public static extern int close(int fd);
+#pragma warning restore SYSLIB1054
+    }
+}

@@ -1,0 +1,18 @@
+using System.Diagnostics;
+using NetIsolator.Linux;
+
+namespace NetIsolator.Cni.Invocation;
+
+/// <summary>
+/// Starts a process from a dedicated thread that has joined another network namespace; the child inherits that
+/// namespace. Only the start happens inside: the pipes are read, and the process waited for, by the caller outside.
+/// </summary>
+internal static class HostNamespaceStarter
+{
+    /// <exception cref="IOException">The namespace cannot be opened or joined (a <see cref="LinuxException"/> or <see cref="NotANamespaceException"/>).</exception>
+    public static Process Start(string networkNamespacePath, ProcessStartInfo startInfo)
+    {
+        using var networkNamespace = NetworkNamespace.Open(networkNamespacePath);
+        return networkNamespace.Run(() => Process.Start(startInfo) ?? throw new InvalidOperationException("Process.Start returned no process"));
+    }
+}
