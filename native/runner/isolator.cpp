@@ -1,6 +1,9 @@
 // `isolator`: the one command users type. It loads the same provider library the Mesos module shim loads and
 // drives the isolators through the same C ABI, so what works here works inside the agent.
 //
+//   isolator run [--network-config-dir DIR] [--network NAME]... [--plugins-dir DIR] [--real-host] -- COMMAND...
+//     Runs COMMAND in a container attached to CNI networks, as the agent would (see run.cpp).
+//
 //   isolator bridge-check [--assembly PATH] [--dotnet-root DIR] [--module NAME]... [--parameter KEY=VALUE]...
 //                         [--lifecycle]
 //     Loads the .NET runtime and creates each module (by default the modules the project ships, as named in
@@ -11,6 +14,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -18,6 +22,7 @@
 
 #include "isolator_client.hpp"
 #include "netisolator/bridge.pb.h"
+#include "run.hpp"
 
 namespace {
 
@@ -26,7 +31,9 @@ using netisolator::Method;
 using netisolator::Reply;
 
 const char* const kUsage =
-    "usage: isolator bridge-check [--assembly PATH] [--dotnet-root DIR] [--module NAME]...\n"
+    "usage: isolator run [--network-config-dir DIR] [--network NAME]... [--plugins-dir DIR] [--real-host]\n"
+    "                    [--assembly PATH] [--dotnet-root DIR] -- COMMAND [ARGS]...\n"
+    "       isolator bridge-check [--assembly PATH] [--dotnet-root DIR] [--module NAME]...\n"
     "                             [--parameter KEY=VALUE]... [--lifecycle]\n";
 
 const char* const kShippedModules[] = {"org_netisolator_NetworkCniIsolator", "org_netisolator_PortMappingIsolator"};
@@ -151,9 +158,22 @@ int bridge_check(int argc, char** argv) {
     return all_ok ? 0 : 1;
 }
 
+// Log lines of the provider and the isolators: warnings and errors always, the rest when NETISOLATOR_LOG says.
+void LogToStderr(void*, int32_t level, const char* message, int32_t length) {
+    static const int threshold = [] {
+        const char* wanted = std::getenv("NETISOLATOR_LOG");
+        if (wanted == nullptr) return int{NETISO_LOG_WARNING};
+        return std::strcmp(wanted, "debug") == 0 ? int{NETISO_LOG_DEBUG}
+               : std::strcmp(wanted, "info") == 0 ? int{NETISO_LOG_INFO}
+                                                   : int{NETISO_LOG_WARNING};
+    }();
+    if (level >= threshold) std::fprintf(stderr, "netisolator: %.*s\n", static_cast<int>(length), message);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+    netiso_set_log_sink(LogToStderr, nullptr);
     if (argc < 2 || std::strcmp(argv[1], "--help") == 0) {
         std::fputs(kUsage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
@@ -162,10 +182,16 @@ int main(int argc, char** argv) {
         if (std::strcmp(argv[1], "bridge-check") == 0) {
             return bridge_check(argc - 2, argv + 2);
         }
+        if (std::strcmp(argv[1], "run") == 0) {
+            return netisolator::runner::Run(argc - 2, argv + 2);
+        }
         std::fprintf(stderr, "isolator: unknown subcommand '%s'\n%s", argv[1], kUsage);
         return 2;
     } catch (const std::invalid_argument& e) {
         std::fprintf(stderr, "isolator %s: %s\n%s", argv[1], e.what(), kUsage);
         return 2;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "isolator %s: %s\n", argv[1], e.what());
+        return 125;
     }
 }
