@@ -1,7 +1,7 @@
 using System.Buffers;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using NetIsolator.Linux;
 
 namespace NetIsolator.Cni.Cache;
 
@@ -26,7 +26,6 @@ public sealed class ResultCache
     public const int MaxFileBytes = 16 << 20;
 
     private const int MaxInterfaceNameLength = 15;
-    private const string TempPrefix = ".tmp-";
     private const UnixFileMode DirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     private const UnixFileMode FileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
@@ -81,7 +80,7 @@ public sealed class ResultCache
     public void Save(CachedAttachment attachment)
     {
         ArgumentNullException.ThrowIfNull(attachment);
-        if (OperatingSystem.IsWindows())
+        if (!OperatingSystem.IsLinux())
         {
             throw new PlatformNotSupportedException();
         }
@@ -90,30 +89,7 @@ public sealed class ResultCache
         var bytes = Serialize(attachment);
         EnsureResultsDirectory();
 
-        var temp = Path.Join(ResultsDirectory, TempPrefix + Guid.NewGuid().ToString("N"));
-        try
-        {
-            using (var stream = new FileStream(temp, new FileStreamOptions
-            {
-                Mode = System.IO.FileMode.CreateNew,
-                Access = FileAccess.Write,
-                Share = FileShare.None,
-                UnixCreateMode = FileMode,
-            }))
-            {
-                stream.Write(bytes);
-                stream.Flush(flushToDisk: true);
-            }
-
-            File.Move(temp, path, overwrite: true);
-        }
-        catch
-        {
-            TryDelete(temp);
-            throw;
-        }
-
-        SyncDirectory(ResultsDirectory);
+        AtomicFile.Write(path, bytes, FileMode);
     }
 
     /// <summary>
@@ -514,34 +490,4 @@ public sealed class ResultCache
         }
     }
 
-    /// <summary>fsync a directory so a rename in it is durable; best effort (a failure only weakens durability).</summary>
-    private static void SyncDirectory(string directory)
-    {
-        var path = System.Text.Encoding.UTF8.GetBytes(directory + "\0");
-        var fd = NativeMethods.open(path, NativeMethods.O_RDONLY | NativeMethods.O_CLOEXEC);
-        if (fd < 0)
-        {
-            return;
-        }
-
-        _ = NativeMethods.fsync(fd);
-        _ = NativeMethods.close(fd);
-    }
-
-    private static class NativeMethods
-    {
-        public const int O_RDONLY = 0;
-        public const int O_CLOEXEC = 0x80000;
-
-#pragma warning disable SYSLIB1054 // Blittable signatures: no marshalling code is generated, so DllImport is AOT-safe.
-        [DllImport("libc", SetLastError = true)]
-        public static extern int open(byte[] path, int flags);
-
-        [DllImport("libc", SetLastError = true)]
-        public static extern int fsync(int fd);
-
-        [DllImport("libc", SetLastError = true)]
-        public static extern int close(int fd);
-#pragma warning restore SYSLIB1054
-    }
 }
