@@ -1,0 +1,127 @@
+using System.Runtime.Versioning;
+using System.Text;
+using NetIsolator.Linux;
+
+namespace NetIsolator.Isolators.Cni;
+
+/// <summary>
+/// Writes a container's <see cref="ContainerNetworkFiles"/> under its container directory (<c>ROOT/&lt;CID&gt;</c>),
+/// each file atomically: a temporary file in the same directory, written and fsynced, given mode 0644, renamed over
+/// the target, then the directory fsynced. A reader (or a crash) sees the old file or the new one, never a part.
+/// </summary>
+/// <remarks>
+/// <list type="bullet">
+/// <item>Idempotent: a file that already holds the wanted bytes is left alone (same inode, so a bind mount of it stays
+/// current), and a repeated call changes nothing.</item>
+/// <item>With <see cref="ContainerNetworkFiles.ResolvConf"/> null, a <c>resolv.conf</c> left by an earlier call is
+/// removed: its existence is what tells users of the directory (a nested container joining this one) to use it
+/// instead of the host's.</item>
+/// <item>Modes are set explicitly, not through the umask: the files are bind-mounted into containers whose users are
+/// rarely root, and an agent started with umask 077 would otherwise hide the resolver configuration from them.</item>
+/// <item>Temporary files are named <c>.&lt;file&gt;.tmp-&lt;random&gt;</c>; ones a crash left behind are removed
+/// by the next call. Recovery only looks at directories under <c>ROOT/&lt;CID&gt;</c>, so they never confuse it.</item>
+/// </list>
+/// </remarks>
+public static class ContainerFileWriter
+{
+    public const string HostnameFileName = "hostname";
+    public const string HostsFileName = "hosts";
+    public const string ResolvConfFileName = "resolv.conf";
+
+    private const UnixFileMode FileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead
+        | UnixFileMode.OtherRead;
+
+    private static readonly string[] FileNames = [HostnameFileName, HostsFileName, ResolvConfFileName];
+
+    /// <summary>Writes the files into <paramref name="containerDirectory"/>, creating the directory if needed.</summary>
+    public static void Write(string containerDirectory, ContainerNetworkFiles files)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(containerDirectory);
+        ArgumentNullException.ThrowIfNull(files);
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException();
+        }
+
+        Directory.CreateDirectory(containerDirectory);
+        RemoveStaleTemporaries(containerDirectory);
+
+        var changed = WriteFile(containerDirectory, HostnameFileName, files.Hostname);
+        changed |= WriteFile(containerDirectory, HostsFileName, files.Hosts);
+        if (files.ResolvConf is { } resolvConf)
+        {
+            changed |= WriteFile(containerDirectory, ResolvConfFileName, resolvConf);
+        }
+        else
+        {
+            changed |= DeleteIfPresent(Path.Join(containerDirectory, ResolvConfFileName));
+        }
+
+        if (changed)
+        {
+            AtomicFile.SyncDirectory(containerDirectory);
+        }
+    }
+
+    /// <summary>Path of <paramref name="fileName"/> in <paramref name="containerDirectory"/>.</summary>
+    public static string PathOf(string containerDirectory, string fileName) => Path.Join(containerDirectory, fileName);
+
+    [SupportedOSPlatform("linux")]
+    private static bool WriteFile(string directory, string name, string content)
+    {
+        var path = Path.Join(directory, name);
+        var bytes = Encoding.UTF8.GetBytes(content);
+        if (HasContent(path, bytes))
+        {
+            return false;
+        }
+
+        AtomicFile.Write(path, bytes, FileMode, syncDirectory: false);
+        return true;
+    }
+
+    [SupportedOSPlatform("linux")]
+    private static bool HasContent(string path, byte[] bytes)
+    {
+        try
+        {
+            var info = new FileInfo(path);
+            return info.Exists && !info.Attributes.HasFlag(FileAttributes.Directory)
+                && info.UnixFileMode == FileMode && info.Length == bytes.Length
+                && File.ReadAllBytes(path).AsSpan().SequenceEqual(bytes);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    private static void RemoveStaleTemporaries(string directory)
+    {
+        foreach (var name in FileNames)
+        {
+            foreach (var stale in Directory.EnumerateFiles(directory, AtomicFile.TemporaryPrefixFor(name) + "*"))
+            {
+                DeleteIfPresent(stale);
+            }
+        }
+    }
+
+    private static bool DeleteIfPresent(string path)
+    {
+        try
+        {
+            if (!File.Exists(path))
+            {
+                return false;
+            }
+
+            File.Delete(path);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+}
