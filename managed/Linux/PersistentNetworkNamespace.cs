@@ -73,6 +73,57 @@ public static class PersistentNetworkNamespace
     }
 
     /// <summary>
+    /// Pins an EXISTING network namespace (e.g. a container's <c>/proc/&lt;pid&gt;/ns/net</c>) at
+    /// <paramref name="pinPath"/>: a bind mount of the namespace onto a new empty file (Mesos's
+    /// <c>ROOT/&lt;CID&gt;/ns</c>). Missing parent directories are created (0755). Returns the namespace's identity.
+    /// </summary>
+    /// <remarks>
+    /// The source is opened and validated (a network namespace) first, and the bind is made from that open handle
+    /// (<c>/proc/self/fd/&lt;n&gt;</c>), not from the path again: if the process exits and its pid is reused between
+    /// the check and the mount, the pin still holds the namespace that was checked. The pin is then opened and must
+    /// be that same namespace. Same rules as <see cref="Create(string)"/>: the pin path must not exist (EEXIST,
+    /// left as it was), and on any failure everything this call made (mount, file, directories) is undone.
+    /// </remarks>
+    /// <exception cref="NamespaceNotFoundException">The source does not exist (e.g. the process is gone).</exception>
+    /// <exception cref="NotANamespaceException">The source, or the pin after the bind, is not a network namespace.</exception>
+    /// <exception cref="LinuxException">A step failed; its message names the step, the path and the errno.</exception>
+    public static NamespaceId Pin(string sourceNamespacePath, string pinPath)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(sourceNamespacePath);
+        ArgumentException.ThrowIfNullOrEmpty(pinPath);
+        using var source = NetworkNamespace.Open(sourceNamespacePath);
+        var path = System.IO.Path.GetFullPath(pinPath);
+        var createdDirectories = CreateParentDirectories(path);
+        var fileCreated = false;
+        var mounted = false;
+        try
+        {
+            CreatePinFile(path);
+            fileCreated = true;
+
+            var handlePath = $"/proc/self/fd/{source.Handle.FileDescriptor}";
+            LinuxException.Check(
+                Interop.Libc.mount(handlePath, path, null, Interop.Libc.MS_BIND, 0),
+                $"bind-mount {sourceNamespacePath} onto", path);
+            mounted = true;
+
+            using var check = NetworkNamespace.Open(path);
+            if (check.Id != source.Id)
+            {
+                throw new IOException(
+                    $"pin namespace {sourceNamespacePath} at '{path}': the pin holds {check.Id}, not the source's {source.Id}");
+            }
+
+            return source.Id;
+        }
+        catch
+        {
+            Undo(path, mounted, fileCreated, createdDirectories);
+            throw;
+        }
+    }
+
+    /// <summary>
     /// Unmounts the pin (MNT_DETACH, every stacked mount) and deletes the file. Idempotent: a missing path is a
     /// no-op, a file that is not a mount (an old pin after a reboot) is just deleted. The namespace itself goes away
     /// once nothing else (an open <see cref="NetworkNamespace"/>, a process inside it) refers to it.

@@ -1,0 +1,697 @@
+using System.Collections.Concurrent;
+using Mesos;
+using Mesos.Slave;
+using NetIsolator.Bridge;
+using NetIsolator.Cni.Cache;
+using NetIsolator.Cni.Config;
+using NetIsolator.Cni.Invocation;
+using NetIsolator.Cni.Results;
+using NetIsolator.Cni.Runtime;
+using NetIsolator.Linux;
+
+namespace NetIsolator.Isolators.Cni;
+
+/// <summary>Severity of a line the isolator logs.</summary>
+public enum CniLogLevel
+{
+    Info,
+    Warning,
+    Error,
+}
+
+/// <summary>
+/// The CNI network isolator, Mesos's <c>network/cni</c> (module <c>org_netisolator_NetworkCniIsolator</c>).
+/// </summary>
+/// <remarks>
+/// <para>Decisions (see also <see cref="CniLayout"/> and <see cref="CniDecisions"/>):</para>
+/// <list type="bullet">
+/// <item><b>Attach order.</b> Networks are ADDed one after another in NetworkInfo order (eth0, eth1, …), not in
+/// parallel as Mesos does: the CNI runtime serializes operations of one container anyway, and an ordered attach is
+/// deterministic. The first failure stops the attach; the agent then calls cleanup, which DELs every attachment the
+/// runtime checkpointed (its cache entry is written before the first plugin runs, so a failed ADD is DELed too).</item>
+/// <item><b>Cleanup</b> DELs from the runtime's cache alone (the exact config bytes of the ADD), in reverse
+/// interface order, so a deleted or changed config file does not matter. CNI_NETNS is the pin while it still holds a
+/// namespace, and unset otherwise (MESOS-9518). All DELs are tried; if any fails, the pin and directory stay and the
+/// error names every failure, so a later cleanup retries. Otherwise the pin is unmounted and ROOT/&lt;CID&gt; removed.
+/// Cleanup of one container runs once: concurrent and repeated calls, and calls for unknown containers, are no-ops.</item>
+/// <item><b>Recover.</b> Every directory under ROOT is a container: its plan is loaded and its results read from the
+/// cache. Containers the agent knows (states) and known orphans are kept, as Mesos does (the agent destroys orphans
+/// afterwards, which calls cleanup). Directories of containers the agent does not know are cleaned at once; a
+/// directory whose plan is missing or corrupt is cleaned too (DEL from the cache, unpin, remove) and reported at
+/// ERROR, whatever the agent knows of it: the other containers still recover, the agent is not aborted. A cleanup
+/// failing during recovery is logged and never fails recovery (MESOS-9039). Plain files under ROOT are ignored.</item>
+/// <item><b>Status</b> lists the networks in NetworkInfo order with the container-side addresses of each result;
+/// a nested container without networks of its own reports its parent's.</item>
+/// <item><b>Usage</b> reports only the timestamp for now (interface counters over netlink are a later step).</item>
+/// <item>Not copied from Mesos: the <c>__MESOS_TEST__</c> network-name hook.</item>
+/// </list>
+/// <para>Not done yet: the <c>network-cni-setup</c> step (bind-mounting hosts/hostname/resolv.conf over the
+/// container's /etc, sethostname, bringing up lo) and the host-network-with-image case; the files are written under
+/// ROOT/&lt;CID&gt; for it.</para>
+/// </remarks>
+public sealed class CniIsolator : Isolator
+{
+    private const string NamespacePathFormat = "/proc/{0}/ns/net";
+
+    private readonly CniIsolatorOptions _options;
+    private readonly Action<CniLogLevel, string> _log;
+    private readonly ProcessPluginExecutor? _executor;
+    private readonly ConcurrentDictionary<string, ContainerEntry> _containers = new(StringComparer.Ordinal);
+    private readonly object _configLock = new();
+    private ConfigDirectoryContents? _configs;
+
+    /// <summary>The constructor the bridge calls.</summary>
+    public CniIsolator(ModuleParameters parameters)
+        : this(CniIsolatorOptions.FromParameters(parameters))
+    {
+    }
+
+    /// <summary>
+    /// Creates the isolator (Mesos <c>create</c>): in no-op mode nothing is checked or created; otherwise it needs
+    /// root, loads the configs (bad files are logged and skipped), creates ROOT and makes it a shared mount point of
+    /// its own.
+    /// </summary>
+    /// <param name="log">Where log lines go; default the agent's log.</param>
+    /// <exception cref="IsolatorException">A setting is invalid or a step failed; the message says which.</exception>
+    public CniIsolator(CniIsolatorOptions options, Action<CniLogLevel, string>? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options;
+        _log = log ?? DefaultLog;
+        if (options.Problem() is { } problem)
+        {
+            throw new IsolatorException(problem);
+        }
+
+        if (options.IsNoOp)
+        {
+            Log(CniLogLevel.Info, "network/cni: no config or plugins directory: no-op mode (host network only)");
+            return;
+        }
+
+        if (!System.Environment.IsPrivilegedProcess)
+        {
+            throw new IsolatorException("The 'network/cni' isolator requires root permissions");
+        }
+
+        try
+        {
+            _configs = LoadConfigs();
+        }
+        catch (CniConfigException e)
+        {
+            throw new IsolatorException($"Unable to load CNI config: {e.Message}", e);
+        }
+
+        try
+        {
+            Directory.CreateDirectory(options.RootDirectory!);
+            Root = MountPropagation.RealPath(options.RootDirectory!);
+            MountPropagation.EnsureSharedMountPoint(Root);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            throw new IsolatorException($"creating the CNI root directory '{options.RootDirectory}': {e.Message}", e);
+        }
+
+        _executor = new ProcessPluginExecutor(options.HostNetworkNamespace);
+    }
+
+    public override bool SupportsNesting => true;
+
+    public CniIsolatorOptions Options => _options;
+
+    /// <summary>ROOT (its realpath), or null in no-op mode.</summary>
+    public string? Root { get; }
+
+    // ----------------------------------------------------------------------------------------------------------
+    // recover
+
+    public override async Task RecoverAsync(IReadOnlyList<ContainerState> states, IReadOnlyList<ContainerID> orphans)
+    {
+        if (Root is null)
+        {
+            return;
+        }
+
+        var known = states.Select(s => CniLayout.Key(s.ContainerId)).ToHashSet(StringComparer.Ordinal);
+        var orphanKeys = orphans.Select(CniLayout.Key).ToHashSet(StringComparer.Ordinal);
+        List<string> directories;
+        try
+        {
+            directories = [.. new DirectoryInfo(Root).EnumerateDirectories().Select(d => d.Name).Order(StringComparer.Ordinal)];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IsolatorException($"recovering: cannot list the CNI root directory '{Root}': {e.Message}", e);
+        }
+
+        foreach (var key in directories)
+        {
+            if (CniLayout.ContainerKeyProblem(key) is { } problem)
+            {
+                Log(CniLogLevel.Warning, $"recovering: ignoring '{Path.Join(Root, key)}': {problem}");
+                continue;
+            }
+
+            ContainerPlan plan;
+            try
+            {
+                plan = ContainerPlan.Load(CniLayout.PlanPath(Root, key));
+                if (plan.ContainerKey != key)
+                {
+                    throw new FormatException($"it is the plan of container '{plan.ContainerKey}'");
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+            {
+                var missing = e is FileNotFoundException;
+                Log(missing ? CniLogLevel.Warning : CniLogLevel.Error,
+                    $"recovering container '{key}': {(missing ? "no" : "unusable")} checkpoint '{CniLayout.PlanPath(Root, key)}'"
+                    + $"{(missing ? "" : $": {e.Message}")}; cleaning the container up");
+                await TryCleanupDuringRecoveryAsync(key, plan: null).ConfigureAwait(false);
+                continue;
+            }
+
+            if (!known.Contains(key) && !orphanKeys.Contains(key))
+            {
+                Log(CniLogLevel.Info, $"recovering: container '{key}' is unknown to the agent; cleaning it up");
+                await TryCleanupDuringRecoveryAsync(key, plan).ConfigureAwait(false);
+                continue;
+            }
+
+            var entry = new ContainerEntry(CniLayout.ParseKey(key), key, plan) { Recovered = true };
+            var runtime = RuntimeFor(key);
+            foreach (var attachment in runtime.CachedAttachments(key))
+            {
+                if (plan.Networks.FirstOrDefault(n => n.Name == attachment.NetworkName && n.IfName == attachment.IfName) is not { } network)
+                {
+                    Log(CniLogLevel.Warning, $"recovering container '{key}': cached attachment to '{attachment.NetworkName}' {attachment.IfName} is not in its plan; cleanup will DEL it");
+                    continue;
+                }
+
+                entry.Results[network.Name] = await CachedResultAsync(runtime, attachment).ConfigureAwait(false);
+            }
+
+            _containers[key] = entry;
+            Log(CniLogLevel.Info, $"recovered container '{key}'{(orphanKeys.Contains(key) ? " (orphan)" : "")} with {plan.Networks.Count} network(s)");
+        }
+    }
+
+    private async Task TryCleanupDuringRecoveryAsync(string key, ContainerPlan? plan)
+    {
+        try
+        {
+            await CleanupDirectoryAsync(key, plan).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            Log(CniLogLevel.Error, $"recovering: cleaning up container '{key}' failed (left for a later cleanup): {e.Message}");
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------------------------
+    // prepare
+
+    public override Task<ContainerLaunchInfo?> PrepareAsync(ContainerID containerId, ContainerConfig config)
+    {
+        try
+        {
+            return Task.FromResult(Prepare(containerId, config));
+        }
+        catch (Exception e)
+        {
+            return Task.FromException<ContainerLaunchInfo?>(e);
+        }
+    }
+
+    private ContainerLaunchInfo? Prepare(ContainerID containerId, ContainerConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(containerId);
+        ArgumentNullException.ThrowIfNull(config);
+        var key = CniLayout.Key(containerId);
+        if (_containers.ContainsKey(key))
+        {
+            throw new IsolatorException($"preparing container '{key}': Container has already been prepared");
+        }
+
+        var isDebug = config.HasContainerClass && config.ContainerClass == ContainerClass.Debug;
+        var hasOwn = CniDecisions.HasOwnNetworks(config);
+        var rootKey = CniLayout.Key(CniLayout.Root(containerId));
+        var rootHasNetworks = _containers.TryGetValue(rootKey, out var rootEntry) && rootEntry.Plan.Networks.Count > 0;
+        var mode = CniDecisions.ChooseNamespaces(containerId.Parent is not null, isDebug, hasOwn, rootHasNetworks);
+        switch (mode)
+        {
+            case NamespaceMode.HostNetwork:
+                return null;
+            case NamespaceMode.JoinParent:
+                _containers[key] = new ContainerEntry(containerId, key, rootEntry!.Plan) { JoinsParent = true };
+                return CniDecisions.LaunchInfo(mode);
+            case NamespaceMode.Debug:
+                return CniDecisions.LaunchInfo(mode);
+        }
+
+        var info = config.ContainerInfo;
+        if (info.Type != ContainerInfo.Types.Type.Mesos)
+        {
+            throw new IsolatorException($"preparing container '{key}': Can only prepare CNI networks for a MESOS container");
+        }
+
+        IReadOnlyList<PlannedNetwork> networks;
+        try
+        {
+            networks = CniDecisions.PlanNetworks(info.NetworkInfos);
+        }
+        catch (ArgumentException e)
+        {
+            throw new IsolatorException($"preparing container '{key}': {e.Message}");
+        }
+
+        foreach (var network in networks)
+        {
+            var list = LookupNetwork(network.Name, $"preparing container '{key}'");
+            CheckPlugins(list, $"preparing container '{key}'");
+        }
+
+        if (Root is null)
+        {
+            // Unreachable: LookupNetwork fails in no-op mode.
+            throw new IsolatorException($"preparing container '{key}': no CNI root directory");
+        }
+
+        var plan = new ContainerPlan(key, info.HasHostname && info.Hostname.Length > 0 ? info.Hostname : null, networks);
+        var entry = new ContainerEntry(containerId, key, plan);
+        if (!_containers.TryAdd(key, entry))
+        {
+            throw new IsolatorException($"preparing container '{key}': Container has already been prepared");
+        }
+
+        var directory = CniLayout.ContainerDirectory(Root, key);
+        try
+        {
+            Directory.CreateDirectory(directory);
+            plan.Save(CniLayout.PlanPath(Root, key));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _containers.TryRemove(key, out _);
+            TryDeleteDirectory(directory);
+            throw new IsolatorException($"preparing container '{key}': checkpointing the plan in '{directory}': {e.Message}", e);
+        }
+
+        Log(CniLogLevel.Info, $"prepared container '{key}' for CNI network(s) {string.Join(", ", networks.Select(n => $"'{n.Name}' ({n.IfName})"))}");
+        return CniDecisions.LaunchInfo(NamespaceMode.Own);
+    }
+
+    // ----------------------------------------------------------------------------------------------------------
+    // isolate
+
+    public override async Task IsolateAsync(ContainerID containerId, int pid)
+    {
+        ArgumentNullException.ThrowIfNull(containerId);
+        var key = CniLayout.Key(containerId);
+        if (!_containers.TryGetValue(key, out var entry) || entry.JoinsParent)
+        {
+            // Host network, DEBUG, or joining the parent's namespaces (their /etc files: the setup helper, not yet).
+            return;
+        }
+
+        var step = $"isolating container '{key}'";
+        await entry.Lock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (entry.CleanedUp)
+            {
+                throw new IsolatorException($"{step}: the container has been cleaned up");
+            }
+
+            if (entry.Isolated)
+            {
+                throw new IsolatorException($"{step}: already isolated");
+            }
+
+            entry.Isolated = true;
+            var pin = CniLayout.NamespacePin(Root!, key);
+            var source = string.Format(System.Globalization.CultureInfo.InvariantCulture, NamespacePathFormat, pid);
+            try
+            {
+                var id = PersistentNetworkNamespace.Pin(source, pin);
+                Log(CniLogLevel.Info, $"{step}: pinned {id} of pid {pid} at '{pin}'");
+            }
+            catch (Exception e) when (e is IOException)
+            {
+                throw new IsolatorException($"{step}: pinning the network namespace of pid {pid} at '{pin}': {e.Message}", e);
+            }
+
+            var runtime = RuntimeFor(key);
+            foreach (var network in entry.Plan.Networks)
+            {
+                var list = LookupNetwork(network.Name, $"{step}: Could not get valid CNI configuration for network '{network.Name}'");
+                var conf = new RuntimeConf
+                {
+                    ContainerId = key,
+                    NetNsPath = pin,
+                    IfName = network.IfName,
+                    Inputs = CniDecisions.Inputs(network.NetworkInfo),
+                };
+                try
+                {
+                    var result = await runtime.AddNetworkListAsync(list, conf).ConfigureAwait(false);
+                    entry.Results[network.Name] = result;
+                    Log(CniLogLevel.Info, $"{step}: attached to CNI network '{network.Name}' as {network.IfName}: "
+                        + string.Join(", ", result.Ips.Select(ip => ip.Address.ToString())));
+                }
+                catch (Exception e) when (e is CniRuntimeException or InvalidRuntimeConfException or IOException)
+                {
+                    throw new IsolatorException($"{step}: attaching to CNI network '{network.Name}' ({network.IfName}): {e.Message}", e);
+                }
+            }
+
+            WriteContainerFiles(entry, step);
+        }
+        finally
+        {
+            entry.Lock.Release();
+        }
+    }
+
+    private void WriteContainerFiles(ContainerEntry entry, string step)
+    {
+        var joined = entry.Plan.Networks.Select(n => new JoinedNetwork(n.Name, entry.Results.GetValueOrDefault(n.Name))).ToList();
+        var hostname = ContainerFiles.ChooseHostname(entry.Plan.Hostname, entry.ContainerId.Value);
+        try
+        {
+            var files = ContainerFiles.Build(hostname, joined, _options.DefaultContainerDns);
+            ContainerFileWriter.Write(CniLayout.ContainerDirectory(Root!, entry.Key), files);
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or IOException or UnauthorizedAccessException)
+        {
+            throw new IsolatorException($"{step}: writing the hosts, hostname and resolv.conf files: {e.Message}", e);
+        }
+
+        // TODO(setup helper): bind-mount these over the container's /etc, set its hostname and bring up lo
+        // (Mesos's `mesos-containerizer network-cni-setup`); not implemented yet.
+    }
+
+    // ----------------------------------------------------------------------------------------------------------
+    // status, usage
+
+    public override Task<ContainerStatus> StatusAsync(ContainerID containerId)
+    {
+        ArgumentNullException.ThrowIfNull(containerId);
+        var key = CniLayout.Key(containerId);
+        if (!_containers.TryGetValue(key, out var entry) || entry.JoinsParent)
+        {
+            return containerId.Parent is { } parent ? StatusAsync(parent) : Task.FromResult(new ContainerStatus());
+        }
+
+        var status = new ContainerStatus();
+        foreach (var network in entry.Plan.Networks)
+        {
+            if (entry.Results.TryGetValue(network.Name, out var result) && result is not null)
+            {
+                status.NetworkInfos.Add(CniDecisions.StatusNetworkInfo(network, result));
+            }
+        }
+
+        return Task.FromResult(status);
+    }
+
+    /// <summary>Only the timestamp for now: interface counters (over netlink, in the pin) are a later step.</summary>
+    public override Task<ResourceStatistics> UsageAsync(ContainerID containerId) =>
+        Task.FromResult(new ResourceStatistics { Timestamp = (DateTime.UtcNow - DateTime.UnixEpoch).TotalSeconds });
+
+    // ----------------------------------------------------------------------------------------------------------
+    // cleanup
+
+    public override async Task CleanupAsync(ContainerID containerId)
+    {
+        ArgumentNullException.ThrowIfNull(containerId);
+        var key = CniLayout.Key(containerId);
+        if (!_containers.TryGetValue(key, out var entry))
+        {
+            // Unknown: nothing to do, unless a directory was left (e.g. a cleanup that failed during recovery).
+            if (Root is not null && CniLayout.ContainerKeyProblem(key) is null && Directory.Exists(CniLayout.ContainerDirectory(Root, key)))
+            {
+                await CleanupDirectoryAsync(key, plan: null).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
+        if (entry.JoinsParent)
+        {
+            _containers.TryRemove(new KeyValuePair<string, ContainerEntry>(key, entry));
+            return;
+        }
+
+        await entry.Lock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (entry.CleanedUp)
+            {
+                return;
+            }
+
+            await CleanupDirectoryAsync(key, entry.Plan).ConfigureAwait(false);
+            entry.CleanedUp = true;
+            _containers.TryRemove(new KeyValuePair<string, ContainerEntry>(key, entry));
+        }
+        finally
+        {
+            entry.Lock.Release();
+        }
+    }
+
+    /// <summary>
+    /// DELs every attachment cached under ROOT/&lt;CID&gt; (reverse plan order, then any others), then unpins and
+    /// removes the directory. Throws (leaving pin and directory) if a DEL failed.
+    /// </summary>
+    private async Task CleanupDirectoryAsync(string key, ContainerPlan? plan)
+    {
+        var step = $"cleaning up container '{key}'";
+        var directory = CniLayout.ContainerDirectory(Root!, key);
+        var pin = CniLayout.NamespacePin(Root!, key);
+        var runtime = RuntimeFor(key);
+        var netns = PersistentNetworkNamespace.IsPinned(pin) ? pin : null;
+        var attachments = runtime.CachedAttachments(key);
+        var order = plan?.Networks.Select(n => n.IfName).ToList() ?? [];
+        var ordered = attachments
+            .OrderByDescending(a => order.IndexOf(a.IfName))
+            .ThenByDescending(a => a.IfName, StringComparer.Ordinal)
+            .ToList();
+        var errors = new List<string>();
+        foreach (var attachment in ordered)
+        {
+            try
+            {
+                await runtime.DelNetworkListAsync(null, new RuntimeConf { ContainerId = key, IfName = attachment.IfName, NetNsPath = netns })
+                    .ConfigureAwait(false);
+                Log(CniLogLevel.Info, $"{step}: detached from CNI network '{attachment.NetworkName}' ({attachment.IfName})");
+            }
+            catch (Exception e) when (e is CniRuntimeException or InvalidRuntimeConfException or IOException)
+            {
+                errors.Add($"detaching from CNI network '{attachment.NetworkName}' ({attachment.IfName}): {e.Message}");
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new IsolatorException($"{step}: {string.Join("\n", errors)}");
+        }
+
+        try
+        {
+            PersistentNetworkNamespace.Remove(pin);
+        }
+        catch (IOException e)
+        {
+            throw new IsolatorException($"{step}: removing the network namespace pin '{pin}': {e.Message}", e);
+        }
+
+        if (PersistentNetworkNamespace.FindPins(directory).Count > 0)
+        {
+            throw new IsolatorException($"{step}: '{directory}' still holds a namespace mount; not removing it");
+        }
+
+        try
+        {
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IsolatorException($"{step}: removing '{directory}': {e.Message}", e);
+        }
+
+        Log(CniLogLevel.Info, $"{step}: done");
+    }
+
+    // ----------------------------------------------------------------------------------------------------------
+    // helpers
+
+    /// <summary>
+    /// The network's config (Mesos §1.2.2): the cached list re-read from its file and checked; on a miss or a
+    /// stale entry the whole directory is reloaded once; otherwise <c>Unknown CNI network '&lt;name&gt;'</c>.
+    /// </summary>
+    private NetworkConfigList LookupNetwork(string name, string step)
+    {
+        lock (_configLock)
+        {
+            if (_configs is null)
+            {
+                throw new IsolatorException($"{step}: Unknown CNI network '{name}'");
+            }
+
+            if (_configs.TryGet(name, out var cached))
+            {
+                try
+                {
+                    var list = NetworkConfigList.LoadFile(cached.Source);
+                    if (list.Name == name)
+                    {
+                        return list;
+                    }
+
+                    Log(CniLogLevel.Warning, $"the CNI config '{cached.Source}' now defines network '{list.Name}', not '{name}'; reloading");
+                }
+                catch (CniConfigException e)
+                {
+                    Log(CniLogLevel.Warning, $"the CNI config of network '{name}' is no longer usable ({e.Message}); reloading");
+                }
+            }
+
+            try
+            {
+                _configs = LoadConfigs();
+            }
+            catch (CniConfigException e)
+            {
+                throw new IsolatorException($"{step}: Unable to load CNI config: {e.Message}", e);
+            }
+
+            return _configs.TryGet(name, out var reloaded)
+                ? reloaded
+                : throw new IsolatorException($"{step}: Unknown CNI network '{name}'");
+        }
+    }
+
+    private ConfigDirectoryContents LoadConfigs()
+    {
+        var contents = ConfigDirectory.Load(_options.ConfigDirectory!);
+        foreach (var problem in contents.Problems)
+        {
+            Log(CniLogLevel.Error, $"skipping CNI config: {problem.Message}");
+        }
+
+        return contents;
+    }
+
+    private void CheckPlugins(NetworkConfigList list, string step)
+    {
+        foreach (var plugin in list.Plugins)
+        {
+            foreach (var type in new[] { plugin.Type, plugin.IpamType })
+            {
+                if (type is not null && PluginPath.TryFind(type, _options.PluginsDirectory) is null)
+                {
+                    throw new IsolatorException(
+                        $"{step}: Unable to find the plugin '{type}' required by CNI network '{list.Name}' in '{_options.PluginsDirectory}'");
+                }
+            }
+        }
+    }
+
+    private CniRuntime RuntimeFor(string key) =>
+        new(
+            _options.PluginsDirectory!,
+            new ResultCache(CniLayout.CacheDirectory(Root!, key), problem => Log(CniLogLevel.Warning, problem.ToString())),
+            _executor!,
+            _options.PluginTimeout,
+            line => Log(CniLogLevel.Info, line));
+
+    private async Task<CniResult?> CachedResultAsync(CniRuntime runtime, CachedAttachment attachment)
+    {
+        if (attachment.Result is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            var list = NetworkConfigList.FromBytes(attachment.Config.Span, $"cache entry of '{attachment.ContainerId}' {attachment.IfName}");
+            return await runtime.GetCachedResultAsync(list, new RuntimeConf { ContainerId = attachment.ContainerId, IfName = attachment.IfName })
+                .ConfigureAwait(false);
+        }
+        catch (CniConfigException e)
+        {
+            Log(CniLogLevel.Warning, $"ignoring the cached result of '{attachment.ContainerId}' {attachment.IfName}: {e.Message}");
+            return null;
+        }
+    }
+
+    private void TryDeleteDirectory(string directory)
+    {
+        try
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log(CniLogLevel.Warning, $"could not remove '{directory}': {e.Message}");
+        }
+    }
+
+    private void Log(CniLogLevel level, string message)
+    {
+        try
+        {
+            _log(level, message);
+        }
+        catch (Exception)
+        {
+            // A broken logger must not break the container.
+        }
+    }
+
+    private static void DefaultLog(CniLogLevel level, string message)
+    {
+        switch (level)
+        {
+            case CniLogLevel.Error:
+                BridgeLog.LogError(message);
+                break;
+            case CniLogLevel.Warning:
+                BridgeLog.LogWarning(message);
+                break;
+            default:
+                BridgeLog.LogInfo(message);
+                break;
+        }
+    }
+
+    /// <summary>What the isolator knows of one container.</summary>
+    private sealed class ContainerEntry(ContainerID containerId, string key, ContainerPlan plan)
+    {
+        public ContainerID ContainerId { get; } = containerId;
+
+        public string Key { get; } = key;
+
+        public ContainerPlan Plan { get; } = plan;
+
+        /// <summary>A nested container sharing its top-level container's namespaces (nothing on disk).</summary>
+        public bool JoinsParent { get; init; }
+
+        public bool Recovered { get; init; }
+
+        public bool Isolated { get; set; }
+
+        public bool CleanedUp { get; set; }
+
+        public ConcurrentDictionary<string, CniResult?> Results { get; } = new(StringComparer.Ordinal);
+
+        public SemaphoreSlim Lock { get; } = new(1, 1);
+    }
+}
