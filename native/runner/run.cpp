@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -34,6 +35,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -88,6 +90,41 @@ void BringLoopbackUp() {
         ioctl(sock, SIOCSIFFLAGS, &request);
     }
     close(sock);
+}
+
+// Mount points at or below `directory`, deepest first, from /proc/self/mountinfo (field 5, octal-escaped).
+std::vector<std::string> MountPointsBelow(const fs::path& directory) {
+    std::vector<std::string> found;
+    std::ifstream mountinfo("/proc/self/mountinfo");
+    std::string line;
+    const std::string prefix = directory.string();
+    while (std::getline(mountinfo, line)) {
+        std::istringstream fields(line);
+        std::string id, parent, device, root, point;
+        fields >> id >> parent >> device >> root >> point;
+        std::string unescaped;
+        for (size_t i = 0; i < point.size(); i++) {
+            if (point[i] == '\\' && i + 3 < point.size()) {
+                unescaped += static_cast<char>(std::stoi(point.substr(i + 1, 3), nullptr, 8));
+                i += 3;
+            } else {
+                unescaped += point[i];
+            }
+        }
+        if (unescaped == prefix || unescaped.rfind(prefix + "/", 0) == 0) found.push_back(unescaped);
+    }
+    std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+    return found;
+}
+
+// The isolator leaves its root a mount point of its own (an agent keeps it for its lifetime); a one-shot run
+// must not leave that, or anything else, mounted in its scratch directory.
+void UnmountEverythingBelow(const fs::path& directory) {
+    for (const auto& point : MountPointsBelow(directory)) {
+        if (umount2(point.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT) {
+            std::fprintf(stderr, "isolator run: cannot unmount '%s': %s\n", point.c_str(), std::strerror(errno));
+        }
+    }
 }
 
 // A network namespace made for this run and pinned at `pin` (a bind mount of the namespace onto an empty file).
@@ -252,13 +289,10 @@ Options ParseOptions(int argc, char** argv) {
     return options;
 }
 
-std::string Call(const IsolatorClient& isolator, Method method, const google::protobuf::Message& request,
-                 const std::string& container) {
+// The answer of one call; a failure's text already names the module, the call and the container.
+std::string Call(const IsolatorClient& isolator, Method method, const google::protobuf::Message& request) {
     Reply reply = isolator.call(method, request.SerializeAsString()).get();
-    if (!reply.ok()) {
-        throw std::runtime_error(std::string(method_name(method)) + " of container '" + container +
-                                 "' failed: " + reply.data);
-    }
+    if (!reply.ok()) throw std::runtime_error(reply.data);
     return reply.data;
 }
 
@@ -278,6 +312,7 @@ int Run(int argc, char** argv) {
     struct RemoveScratch {
         fs::path path;
         ~RemoveScratch() {
+            UnmountEverythingBelow(path);
             std::error_code ignored;
             fs::remove_all(path, ignored);
         }
@@ -324,7 +359,7 @@ int Run(int argc, char** argv) {
     int status = 0;
     try {
         bridge::PrepareResponse prepared;
-        prepared.ParseFromString(Call(isolator, Method::Prepare, prepare, id.value()));
+        prepared.ParseFromString(Call(isolator, Method::Prepare, prepare));
         int clone_flags = 0;
         for (int flag : prepared.launch_info().clone_namespaces()) clone_flags |= flag;
         std::vector<std::pair<std::string, std::string>> environment;
@@ -336,7 +371,7 @@ int Run(int argc, char** argv) {
         bridge::IsolateRequest isolate;
         *isolate.mutable_container_id() = id;
         isolate.set_pid(command.pid());
-        Call(isolator, Method::Isolate, isolate, id.value());
+        Call(isolator, Method::Isolate, isolate);
 
         // While the command runs, Ctrl-C is its to handle; this process must live on to clean up.
         signal(SIGINT, SIG_IGN);
