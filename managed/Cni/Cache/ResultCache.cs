@@ -25,7 +25,6 @@ public sealed class ResultCache
     /// <summary>Largest cache file read; anything larger is treated as corrupt.</summary>
     public const int MaxFileBytes = 16 << 20;
 
-    private const int MaxInterfaceNameLength = 15;
     private const UnixFileMode DirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     private const UnixFileMode FileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
@@ -399,59 +398,27 @@ public sealed class ResultCache
         }
     }
 
+    /// <summary>The CNI identifier rule, plus no ".." anywhere: these strings become parts of a file name.</summary>
     private static void ValidateId(string value, string what)
     {
         ArgumentNullException.ThrowIfNull(value, what);
-        if (value.Length == 0)
+        var problem = CniNames.IdentifierProblem(value, MaxFileNameBytes)
+                      ?? (value.Contains("..", StringComparison.Ordinal) ? "must not contain \"..\"" : null);
+        if (problem is not null)
         {
-            throw new ArgumentException($"{what} must not be empty");
-        }
-
-        if (!char.IsAsciiLetterOrDigit(value[0]))
-        {
-            throw new ArgumentException($"invalid {what} \"{Printable(value)}\": must start with a letter or digit");
-        }
-
-        foreach (var c in value)
-        {
-            if (!char.IsAsciiLetterOrDigit(c) && c is not ('_' or '.' or '-'))
-            {
-                throw new ArgumentException($"invalid {what} \"{Printable(value)}\": only letters, digits, '_', '.' and '-' are allowed");
-            }
-        }
-
-        if (value.Contains("..", StringComparison.Ordinal))
-        {
-            throw new ArgumentException($"invalid {what} \"{Printable(value)}\": must not contain \"..\"");
+            throw new ArgumentException($"invalid {what} \"{CniNames.Printable(value)}\": {problem}");
         }
     }
 
     private static void ValidateInterfaceName(string ifName)
     {
         ArgumentNullException.ThrowIfNull(ifName);
-        if (ifName.Length == 0 || ifName.Length > MaxInterfaceNameLength)
+        var problem = CniNames.InterfaceNameProblem(ifName)
+                      ?? (ifName.Contains("..", StringComparison.Ordinal) ? "must not contain \"..\"" : null);
+        if (problem is not null)
         {
-            throw new ArgumentException($"invalid interface name \"{Printable(ifName)}\": must be 1 to {MaxInterfaceNameLength} characters");
+            throw new ArgumentException($"invalid interface name \"{CniNames.Printable(ifName)}\": {problem}");
         }
-
-        if (ifName.Contains("..", StringComparison.Ordinal) || ifName == ".")
-        {
-            throw new ArgumentException($"invalid interface name \"{Printable(ifName)}\": must not be \".\" or contain \"..\"");
-        }
-
-        foreach (var c in ifName)
-        {
-            if (c is '/' or ':' || char.IsWhiteSpace(c) || char.IsControl(c))
-            {
-                throw new ArgumentException($"invalid interface name \"{Printable(ifName)}\": must not contain '/', ':', whitespace or control characters");
-            }
-        }
-    }
-
-    private static string Printable(string value)
-    {
-        var text = value.Length > 80 ? value[..80] + "..." : value;
-        return string.Concat(text.Select(c => char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString()));
     }
 
     private static string RequiredString(JsonElement obj, string name) =>

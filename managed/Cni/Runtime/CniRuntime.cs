@@ -727,7 +727,7 @@ public sealed class CniRuntime
         }
         catch (ArgumentException e)
         {
-            throw new InvalidRuntimeConfException($"network \"{network}\", container \"{RuntimeConf.Printable(conf.ContainerId)}\", interface \"{RuntimeConf.Printable(conf.IfName)}\": {e.Message}");
+            throw new InvalidRuntimeConfException($"network \"{network}\", container \"{CniNames.Printable(conf.ContainerId)}\", interface \"{CniNames.Printable(conf.IfName)}\": {e.Message}");
         }
     }
 

@@ -12,7 +12,7 @@ public sealed record RuntimeConf
     public const int MaxContainerIdLength = 200;
 
     /// <summary>IFNAMSIZ - 1.</summary>
-    public const int MaxInterfaceNameLength = 15;
+    public const int MaxInterfaceNameLength = CniNames.MaxInterfaceNameLength;
 
     /// <summary><c>CNI_CONTAINERID</c>: <c>^[A-Za-z0-9][A-Za-z0-9_.\-]*$</c>.</summary>
     public required string ContainerId { get; init; }
@@ -33,62 +33,16 @@ public sealed record RuntimeConf
     public RuntimeInputs Inputs { get; init; } = RuntimeInputs.None;
 
     /// <summary>Null when <paramref name="containerId"/> is acceptable; otherwise why not (the value is named).</summary>
-    public static string? ContainerIdProblem(string? containerId)
-    {
-        if (string.IsNullOrEmpty(containerId))
-        {
-            return "invalid container ID \"\": must not be empty";
-        }
-
-        if (containerId.Length > MaxContainerIdLength)
-        {
-            return $"invalid container ID \"{Printable(containerId)}\": longer than {MaxContainerIdLength} characters";
-        }
-
-        if (!char.IsAsciiLetterOrDigit(containerId[0]))
-        {
-            return $"invalid container ID \"{Printable(containerId)}\": must start with an ASCII letter or digit";
-        }
-
-        foreach (var c in containerId)
-        {
-            if (!char.IsAsciiLetterOrDigit(c) && c is not ('_' or '.' or '-'))
-            {
-                return $"invalid container ID \"{Printable(containerId)}\": only ASCII letters, digits, '_', '.' and '-' are allowed";
-            }
-        }
-
-        return null;
-    }
+    public static string? ContainerIdProblem(string? containerId) =>
+        CniNames.IdentifierProblem(containerId, MaxContainerIdLength) is { } problem
+            ? $"invalid container ID \"{CniNames.Printable(containerId ?? "")}\": {problem}"
+            : null;
 
     /// <summary>Null when <paramref name="ifName"/> is acceptable (libcni ValidateInterfaceName); otherwise why not.</summary>
-    public static string? InterfaceNameProblem(string? ifName)
-    {
-        if (string.IsNullOrEmpty(ifName))
-        {
-            return "invalid interface name \"\": must not be empty";
-        }
-
-        if (ifName.Length > MaxInterfaceNameLength)
-        {
-            return $"invalid interface name \"{Printable(ifName)}\": longer than {MaxInterfaceNameLength} characters";
-        }
-
-        if (ifName is "." or "..")
-        {
-            return $"invalid interface name \"{ifName}\": must not be \".\" or \"..\"";
-        }
-
-        foreach (var c in ifName)
-        {
-            if (c is '/' or ':' || char.IsWhiteSpace(c) || char.IsControl(c))
-            {
-                return $"invalid interface name \"{Printable(ifName)}\": must not contain '/', ':', whitespace or control characters";
-            }
-        }
-
-        return null;
-    }
+    public static string? InterfaceNameProblem(string? ifName) =>
+        CniNames.InterfaceNameProblem(ifName) is { } problem
+            ? $"invalid interface name \"{CniNames.Printable(ifName ?? "")}\": {problem}"
+            : null;
 
     /// <summary>Throws <see cref="InvalidRuntimeConfException"/> naming the offending value.</summary>
     /// <param name="requireNetNs">ADD and CHECK need a namespace path; DEL does not.</param>
@@ -115,7 +69,7 @@ public sealed record RuntimeConf
         else if (NetNsPath.Length == 0 || !Path.IsPathRooted(NetNsPath) || NetNsPath.Contains('\0'))
         {
             throw new InvalidRuntimeConfException(
-                $"container \"{ContainerId}\" {IfName}: invalid network namespace path \"{Printable(NetNsPath)}\": must be an absolute path");
+                $"container \"{ContainerId}\" {IfName}: invalid network namespace path \"{CniNames.Printable(NetNsPath)}\": must be an absolute path");
         }
 
         try
@@ -130,11 +84,6 @@ public sealed record RuntimeConf
         ArgumentNullException.ThrowIfNull(Inputs);
     }
 
-    internal static string Printable(string value)
-    {
-        var text = value.Length > 80 ? value[..80] + "..." : value;
-        return string.Concat(text.Select(c => char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString()));
-    }
 }
 
 /// <summary>A container ID, interface name, namespace path or CNI_ARGS pair the runtime refuses; no plugin ran.</summary>
