@@ -8,13 +8,7 @@ namespace NetIsolator.Contracts.Tests;
 public sealed class MalformedInputTests
 {
     [Theory]
-    [InlineData("container_config_cni")]
-    [InlineData("container_launch_info")]
-    [InlineData("container_limitation")]
-    [InlineData("container_state_nested")]
-    [InlineData("container_status_two_networks")]
-    [InlineData("resource_ports")]
-    [InlineData("resource_statistics_net")]
+    [MemberData(nameof(MesosWireFixtures.Names), MemberType = typeof(MesosWireFixtures))]
     public void TruncatedMessageIsRejected(string fixture)
     {
         var bytes = MesosWireFixtures.ReadBinary(fixture);

@@ -14,13 +14,7 @@ public sealed class MesosWireFixtureTests
         new(JsonFormatter.Settings.Default.WithPreserveProtoFieldNames(true));
 
     [Theory]
-    [InlineData("container_config_cni")]
-    [InlineData("container_launch_info")]
-    [InlineData("container_limitation")]
-    [InlineData("container_state_nested")]
-    [InlineData("container_status_two_networks")]
-    [InlineData("resource_ports")]
-    [InlineData("resource_statistics_net")]
+    [MemberData(nameof(MesosWireFixtures.Names), MemberType = typeof(MesosWireFixtures))]
     public void MesosBytesParseToTheFieldsOfTheJson(string fixture)
     {
         var expected = MesosWireFixtures.ParseJson(fixture);
@@ -34,13 +28,7 @@ public sealed class MesosWireFixtureTests
     }
 
     [Theory]
-    [InlineData("container_config_cni")]
-    [InlineData("container_launch_info")]
-    [InlineData("container_limitation")]
-    [InlineData("container_state_nested")]
-    [InlineData("container_status_two_networks")]
-    [InlineData("resource_ports")]
-    [InlineData("resource_statistics_net")]
+    [MemberData(nameof(MesosWireFixtures.Names), MemberType = typeof(MesosWireFixtures))]
     public void ParsedMessageSerializesBackToTheSameBytes(string fixture)
     {
         var message = MesosWireFixtures.ParseBinary(fixture);
@@ -54,13 +42,7 @@ public sealed class MesosWireFixtureTests
     /// <c>shell: false</c>) keep their presence.
     /// </summary>
     [Theory]
-    [InlineData("container_config_cni")]
-    [InlineData("container_launch_info")]
-    [InlineData("container_limitation")]
-    [InlineData("container_state_nested")]
-    [InlineData("container_status_two_networks")]
-    [InlineData("resource_ports")]
-    [InlineData("resource_statistics_net")]
+    [MemberData(nameof(MesosWireFixtures.Names), MemberType = typeof(MesosWireFixtures))]
     public void MessageBuiltFromTheJsonEncodesToTheMesosBytes(string fixture)
     {
         var message = MesosWireFixtures.ParseJson(fixture);
@@ -69,13 +51,7 @@ public sealed class MesosWireFixtureTests
     }
 
     [Theory]
-    [InlineData("container_config_cni")]
-    [InlineData("container_launch_info")]
-    [InlineData("container_limitation")]
-    [InlineData("container_state_nested")]
-    [InlineData("container_status_two_networks")]
-    [InlineData("resource_ports")]
-    [InlineData("resource_statistics_net")]
+    [MemberData(nameof(MesosWireFixtures.Names), MemberType = typeof(MesosWireFixtures))]
     public void ParsedMessageHasEveryRequiredField(string fixture)
     {
         Assert.True(MesosWireFixtures.ParseBinary(fixture).IsInitialized());

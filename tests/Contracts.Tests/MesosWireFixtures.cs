@@ -1,3 +1,4 @@
+using Xunit;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using Mesos;
@@ -25,6 +26,9 @@ internal static class MesosWireFixtures
             ["resource_ports"] = Resource.Descriptor,
             ["resource_statistics_net"] = ResourceStatistics.Descriptor,
         };
+
+    /// <summary>Every fixture name, for [MemberData] theories.</summary>
+    public static TheoryData<string> Names => new(MessageTypes.Keys.Order(StringComparer.Ordinal));
 
     public static byte[] ReadBinary(string name) => File.ReadAllBytes(Path.Combine(Directory, name + ".bin"));
 
