@@ -38,18 +38,9 @@ public static class PersistentNetworkNamespace
     /// <see cref="Create(string)"/> with the bind source given: tests use a source that fails or is not a
     /// namespace to drive the undo path past the mount step.
     /// </summary>
-    internal static void Create(string pinPath, string bindSource)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(pinPath);
-        var path = System.IO.Path.GetFullPath(pinPath);
-        var createdDirectories = CreateParentDirectories(path);
-        var fileCreated = false;
-        var mounted = false;
-        try
+    internal static void Create(string pinPath, string bindSource) =>
+        PinWith(pinPath, path =>
         {
-            CreatePinFile(path);
-            fileCreated = true;
-
             // unshare(CLONE_NEWNET) moves only the calling thread, so it happens on a thread of its own that ends
             // right after the bind mount has taken a reference to the new namespace.
             NamespaceThread.Run("netns-create", () =>
@@ -60,17 +51,10 @@ public static class PersistentNetworkNamespace
                     $"bind-mount {bindSource} onto", path);
                 return true;
             });
-            mounted = true;
-
             // A bind mount that went wrong reads as the filesystem below it; check before calling it a pin.
             using var check = NetworkNamespace.Open(path);
-        }
-        catch
-        {
-            Undo(path, mounted, fileCreated, createdDirectories);
-            throw;
-        }
-    }
+            return check.Id;
+        });
 
     /// <summary>
     /// Pins an EXISTING network namespace (e.g. a container's <c>/proc/&lt;pid&gt;/ns/net</c>) at
@@ -90,35 +74,42 @@ public static class PersistentNetworkNamespace
     public static NamespaceId Pin(string sourceNamespacePath, string pinPath)
     {
         ArgumentException.ThrowIfNullOrEmpty(sourceNamespacePath);
-        ArgumentException.ThrowIfNullOrEmpty(pinPath);
         using var source = NetworkNamespace.Open(sourceNamespacePath);
-        var path = System.IO.Path.GetFullPath(pinPath);
-        var createdDirectories = CreateParentDirectories(path);
-        var fileCreated = false;
-        var mounted = false;
-        try
+        return PinWith(pinPath, path =>
         {
-            CreatePinFile(path);
-            fileCreated = true;
-
             var handlePath = $"/proc/self/fd/{source.Handle.FileDescriptor}";
             LinuxException.Check(
                 Interop.Libc.mount(handlePath, path, null, Interop.Libc.MS_BIND, 0),
                 $"bind-mount {sourceNamespacePath} onto", path);
-            mounted = true;
-
             using var check = NetworkNamespace.Open(path);
-            if (check.Id != source.Id)
-            {
-                throw new IOException(
+            return check.Id == source.Id
+                ? check.Id
+                : throw new IOException(
                     $"pin namespace {sourceNamespacePath} at '{path}': the pin holds {check.Id}, not the source's {source.Id}");
-            }
+        });
+    }
 
-            return source.Id;
+    /// <summary>
+    /// The steps every pin shares: the missing parent directories and a new empty file at <paramref name="pinPath"/>,
+    /// then <paramref name="bind"/> mounts a namespace onto it and checks the result. On any failure everything made
+    /// here (a mount <paramref name="bind"/> got as far as, the file, the directories) is undone.
+    /// </summary>
+    private static NamespaceId PinWith(string pinPath, Func<string, NamespaceId> bind)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(pinPath);
+        var path = System.IO.Path.GetFullPath(pinPath);
+        var createdDirectories = CreateParentDirectories(path);
+        var fileCreated = false;
+        try
+        {
+            CreatePinFile(path);
+            fileCreated = true;
+            return bind(path);
         }
         catch
         {
-            Undo(path, mounted, fileCreated, createdDirectories);
+            // The file is ours, so is any mount on it; unmounting a file that holds none fails harmlessly (EINVAL).
+            Undo(path, mounted: fileCreated, fileCreated, createdDirectories);
             throw;
         }
     }
