@@ -42,7 +42,8 @@ public enum CniLogLevel
 /// failing during recovery is logged and never fails recovery (MESOS-9039). Plain files under ROOT are ignored.</item>
 /// <item><b>Status</b> lists the networks in NetworkInfo order with the container-side addresses of each result;
 /// a nested container without networks of its own reports its parent's.</item>
-/// <item><b>Usage</b> reports only the timestamp for now (interface counters over netlink are a later step).</item>
+/// <item><b>Usage</b> sums the counters of the container's interfaces, read over netlink in its pinned namespace
+/// (see <see cref="UsageAsync"/>).</item>
 /// <item>Not copied from Mesos: the <c>__MESOS_TEST__</c> network-name hook.</item>
 /// </list>
 /// <para>Not done yet: the <c>network-cni-setup</c> step (bind-mounting hosts/hostname/resolv.conf over the
@@ -417,9 +418,55 @@ public sealed class CniIsolator : Isolator
         return Task.FromResult(status);
     }
 
-    /// <summary>Only the timestamp for now: interface counters (over netlink, in the pin) are a later step.</summary>
-    public override Task<ResourceStatistics> UsageAsync(ContainerID containerId) =>
-        Task.FromResult(new ResourceStatistics { Timestamp = (DateTime.UtcNow - DateTime.UnixEpoch).TotalSeconds });
+    /// <summary>
+    /// The summed counters of the container's interfaces (eth0, eth1, …; never lo), read with one RTM_GETLINK dump
+    /// over a netlink socket opened inside the pinned namespace (Mesos §2.7, which uses getifaddrs there).
+    /// </summary>
+    /// <remarks>
+    /// Only the timestamp when metrics are off, for an unknown or host-network container, for a nested container
+    /// sharing its parent's namespace (Mesos fails there, as the nested container has no pin of its own, and the
+    /// containerizer drops the result; nothing else would be reported either), and before isolate. The net_*
+    /// fields are set only if at least one interface was found. Counters are 64-bit (IFLA_STATS64) where Mesos
+    /// reads 32-bit ones. No socket is cached: each call opens the pin and a socket and closes both, so nothing
+    /// outlives the call or has to be closed at cleanup. A pin that cannot be opened or dumped fails the call with
+    /// an <see cref="IsolatorException"/> naming the container and step, as Mesos's failed setns does.
+    /// </remarks>
+    public override Task<ResourceStatistics> UsageAsync(ContainerID containerId)
+    {
+        try
+        {
+            return Task.FromResult(Usage(containerId));
+        }
+        catch (Exception e)
+        {
+            return Task.FromException<ResourceStatistics>(e);
+        }
+    }
+
+    private ResourceStatistics Usage(ContainerID containerId)
+    {
+        ArgumentNullException.ThrowIfNull(containerId);
+        var statistics = new ResourceStatistics { Timestamp = (DateTime.UtcNow - DateTime.UnixEpoch).TotalSeconds };
+        var key = CniLayout.Key(containerId);
+        if (!_options.Metrics
+            || !_containers.TryGetValue(key, out var entry)
+            || entry.JoinsParent
+            || entry.CleanedUp
+            || entry.Plan.Networks.Count == 0
+            || !(entry.Isolated || entry.Recovered))
+        {
+            return statistics;
+        }
+
+        var pin = CniLayout.NamespacePin(Root!, key);
+        var interfaces = entry.Plan.Networks.Select(n => n.IfName).ToHashSet(StringComparer.Ordinal);
+        if (CniUsage.Read(pin, interfaces, $"collecting the network usage of container '{key}'") is { } counters)
+        {
+            CniUsage.Fill(statistics, counters);
+        }
+
+        return statistics;
+    }
 
     // ----------------------------------------------------------------------------------------------------------
     // cleanup

@@ -15,8 +15,8 @@ namespace NetIsolator.Isolators.Cni;
 /// <item><term><c>network_cni_root_dir_persist</c></term><description><c>true</c>: ROOT =
 /// <c>&lt;work_dir&gt;/isolators/network/cni</c> (kept across reboots); default <c>false</c>: ROOT =
 /// <c>&lt;runtime_dir&gt;/isolators/network/cni</c>.</description></item>
-/// <item><term><c>network_cni_metrics</c></term><description>Default <c>true</c>. (Usage reports only the timestamp
-/// for now either way.)</description></item>
+/// <item><term><c>network_cni_metrics</c></term><description>Default <c>true</c>: usage reports the container's
+/// interface counters, read over netlink inside its namespace; <c>false</c>: the timestamp only.</description></item>
 /// <item><term><c>default_container_dns</c></term><description>Mesos's <c>ContainerDNSInfo</c> JSON, inline or
 /// <c>file://path</c>; validated at start (see <see cref="ContainerDnsInfo"/>).</description></item>
 /// <item><term><c>runtime_dir</c></term><description>The agent's <c>--runtime_dir</c>; default
