@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev             # the native test host
   gcc                                   # the interop layout test compiles C _Static_asserts
   iproute2 containernetworking-plugins  # namespaces and real CNI plugins for the network tests
+  iptables                              # used by the portmap plugin in the CNI runtime tests
 )
 missing=()
 for package in "${packages[@]}"; do
