@@ -449,7 +449,7 @@ public sealed class CniRuntimeMockTests : IDisposable
         _world.Plugin("slow", sleepSeconds: 0.6);
         var list = _world.List("1.1.0", "slow");
         var add = Runtime.AddNetworkListAsync(list, Conf.For("c1"));
-        await Task.Delay(150);
+        await PluginHasStarted();
 
         var errors = await Runtime.GcNetworkListAsync(list, [("c1", "eth0")]);
         await add;
@@ -466,6 +466,7 @@ public sealed class CniRuntimeMockTests : IDisposable
         _world.Plugin("slow", sleepSeconds: 0.6);
         var list = _world.List("1.0.0", "slow");
         var first = Runtime.AddNetworkListAsync(list, Conf.For("c1"));
+        await PluginHasStarted();
         using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Runtime.DelNetworkListAsync(list, Conf.For("c1"), cts.Token));
@@ -518,5 +519,17 @@ public sealed class CniRuntimeMockTests : IDisposable
         var e = await Assert.ThrowsAsync<CniRuntimeException>(() => Runtime.GetStatusNetworkListAsync(list));
         Assert.Equal(1, e.PluginIndex);
         Assert.Equal(["STATUS alpha", "STATUS beta"], _world.Sequence());
+    }
+
+    /// <summary>Waits (bounded) until a mock plugin has started, so a test about "while an operation runs" does not
+    /// depend on how fast a loaded machine schedules it.</summary>
+    private async Task PluginHasStarted()
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (!(File.Exists(_world.TimingPath) && File.ReadAllText(_world.TimingPath).Contains("start ")))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the mock plugin never started");
+            await Task.Delay(10);
+        }
     }
 }
