@@ -231,6 +231,11 @@ public sealed class CniIsolator : Isolator
         ArgumentNullException.ThrowIfNull(containerId);
         ArgumentNullException.ThrowIfNull(config);
         var key = CniLayout.Key(containerId);
+        // The id names a directory under ROOT: refuse it before anything is registered or created.
+        if (CniLayout.ContainerKeyProblem(key) is { } idProblem)
+        {
+            throw new IsolatorException($"preparing a container: {idProblem}");
+        }
         if (_containers.ContainsKey(key))
         {
             throw new IsolatorException($"preparing container '{key}': Container has already been prepared");
@@ -452,13 +457,18 @@ public sealed class CniIsolator : Isolator
             || !_containers.TryGetValue(key, out var entry)
             || entry.JoinsParent
             || entry.CleanedUp
-            || entry.Plan.Networks.Count == 0
-            || !(entry.Isolated || entry.Recovered))
+            || entry.Plan.Networks.Count == 0)
         {
             return statistics;
         }
 
+        // A recovered container may never have been isolated (the agent crashed in between): no pin, no counters.
         var pin = CniLayout.NamespacePin(Root!, key);
+        if (!entry.Isolated && !(entry.Recovered && File.Exists(pin)))
+        {
+            return statistics;
+        }
+
         var interfaces = entry.Plan.Networks.Select(n => n.IfName).ToHashSet(StringComparer.Ordinal);
         if (CniUsage.Read(pin, interfaces, $"collecting the network usage of container '{key}'") is { } counters)
         {
