@@ -81,6 +81,14 @@ internal sealed class CniFaultPlugins
         File.WriteAllText(Path.Join(_sandbox.ConfigDir, network + ".conflist"),
             $$"""{"cniVersion":"1.0.0","name":"{{network}}","plugins":[{"type":"{{pluginType}}"}]}""");
 
+    /// <summary>The network <paramref name="network"/> whose one plugin, <paramref name="pluginType"/>, misbehaves
+    /// as <paramref name="fault"/> on ADD.</summary>
+    public void WriteFaultyNetwork(string network, string pluginType, PluginFault fault)
+    {
+        WriteMock(pluginType, fault);
+        WriteNetwork(network, pluginType);
+    }
+
     public NetIsolator.Isolators.Cni.CniIsolator CreateIsolator(TimeSpan? timeout = null) =>
         new(new CniIsolatorOptions
         {

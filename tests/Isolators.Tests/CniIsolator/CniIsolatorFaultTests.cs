@@ -34,14 +34,9 @@ public sealed class CniIsolatorFaultTests : IDisposable
     public async Task FaultyPlugin_FailsIsolate_NamingNetworkAndPlugin_ThenCleanupDelsAndLeavesNothing(PluginFault fault, string problem)
     {
         var type = $"mock-{fault.ToString().ToLowerInvariant()}";
-        _plugins.WriteMock(type, fault);
-        _plugins.WriteNetwork("faulty", type);
+        _plugins.WriteFaultyNetwork("faulty", type, fault);
         var isolator = _plugins.CreateIsolator();
-        var id = CniSandbox.NewId();
-        await isolator.PrepareAsync(id, CniSandbox.Config(new NetworkInfo { Name = "faulty" }));
-        var pid = _sandbox.StartContainer();
-
-        var error = await Assert.ThrowsAsync<IsolatorException>(() => isolator.IsolateAsync(id, pid));
+        var (id, pid, error) = await IsolateMustFail(isolator, new NetworkInfo { Name = "faulty" });
 
         Assert.Contains(id.Value, error.Message);
         Assert.Contains("'faulty'", error.Message);
@@ -59,14 +54,9 @@ public sealed class CniIsolatorFaultTests : IDisposable
     [RootFact]
     public async Task GarbageOutput_IsReportedAsUnparsableResult()
     {
-        _plugins.WriteMock("mock-garbage", PluginFault.Garbage);
-        _plugins.WriteNetwork("faulty", "mock-garbage");
+        _plugins.WriteFaultyNetwork("faulty", "mock-garbage", PluginFault.Garbage);
         var isolator = _plugins.CreateIsolator();
-        var id = CniSandbox.NewId();
-        await isolator.PrepareAsync(id, CniSandbox.Config(new NetworkInfo { Name = "faulty" }));
-        var pid = _sandbox.StartContainer();
-
-        var error = await Assert.ThrowsAsync<IsolatorException>(() => isolator.IsolateAsync(id, pid));
+        var (id, pid, error) = await IsolateMustFail(isolator, new NetworkInfo { Name = "faulty" });
 
         // Whatever the wording, the message must say the output could not be used (not a bare "failed").
         Assert.Matches("(?i)pars|json|invalid|malformed|decod|result", error.Message);
@@ -76,12 +66,10 @@ public sealed class CniIsolatorFaultTests : IDisposable
     [RootFact]
     public async Task HangingPlugin_IsKilledOnTheTimeout_IsolateFailsWithinSeconds_NamingTheTimeout()
     {
-        _plugins.WriteMock("mock-hang", PluginFault.Hang);
-        _plugins.WriteNetwork("slow", "mock-hang");
+        _plugins.WriteFaultyNetwork("slow", "mock-hang", PluginFault.Hang);
         var isolator = _plugins.CreateIsolator(TimeSpan.FromSeconds(1));
         var id = CniSandbox.NewId();
-        await isolator.PrepareAsync(id, CniSandbox.Config(new NetworkInfo { Name = "slow" }));
-        var pid = _sandbox.StartContainer();
+        var pid = await _sandbox.PrepareAndStartAsync(isolator, id, new NetworkInfo { Name = "slow" });
 
         var watch = Stopwatch.StartNew();
         var error = await Assert.ThrowsAsync<IsolatorException>(() => isolator.IsolateAsync(id, pid));
@@ -109,14 +97,9 @@ public sealed class CniIsolatorFaultTests : IDisposable
     public async Task FaultyPlugin_OnTheSecondNetwork_CleanupDelsBoth()
     {
         var prefix = _sandbox.AddNetwork("good");
-        _plugins.WriteMock("mock-crash", PluginFault.Crash);
-        _plugins.WriteNetwork("faulty", "mock-crash");
+        _plugins.WriteFaultyNetwork("faulty", "mock-crash", PluginFault.Crash);
         var isolator = _plugins.CreateIsolator();
-        var id = CniSandbox.NewId();
-        await isolator.PrepareAsync(id, CniSandbox.Config(new NetworkInfo { Name = "good" }, new NetworkInfo { Name = "faulty" }));
-        var pid = _sandbox.StartContainer();
-
-        var error = await Assert.ThrowsAsync<IsolatorException>(() => isolator.IsolateAsync(id, pid));
+        var (id, pid, error) = await IsolateMustFail(isolator, new NetworkInfo { Name = "good" }, new NetworkInfo { Name = "faulty" });
         Assert.Contains("'faulty'", error.Message);
         Assert.Contains("eth1", error.Message);
         Assert.Contains($"inet {prefix}", CniSandbox.Addresses(pid, "eth0"));
@@ -215,32 +198,20 @@ public sealed class CniIsolatorFaultTests : IDisposable
 
     [RootTheory]
     [MemberData(nameof(HostileContainerIds))]
-    public async Task HostileContainerId_IsRefusedByPrepare_AndCreatesNothing(string value)
+    public async Task HostileContainerId_IsRefusedAsAnIsolatorError_CreatesNothing_AndLeavesNoState(string value)
     {
         _sandbox.AddNetwork("net1");
         var isolator = _plugins.CreateIsolator();
         var before = _plugins.SandboxEntries();
         var id = new ContainerID { Value = value };
 
-        var error = await Assert.ThrowsAnyAsync<Exception>(() => isolator.PrepareAsync(id, CniSandbox.Config(new NetworkInfo { Name = "net1" })));
+        var error = await Assert.ThrowsAsync<IsolatorException>(() => isolator.PrepareAsync(id, CniSandbox.Config(new NetworkInfo { Name = "net1" })));
 
         Assert.Contains(value, error.Message);
         Assert.Equal(before, _plugins.SandboxEntries());
         Assert.Empty(_sandbox.ContainerDirectories());
         Assert.False(Directory.Exists(Path.Join(_sandbox.RuntimeDir, "isolators", "network", "x")));
         Assert.False(Directory.Exists(Path.Join(_sandbox.RuntimeDir, "escape")));
-    }
-
-    [RootTheory]
-    [MemberData(nameof(HostileContainerIds))]
-    public async Task HostileContainerId_IsRefusedAsAnIsolatorError_AndLeavesNoState(string value)
-    {
-        _sandbox.AddNetwork("net1");
-        var isolator = _plugins.CreateIsolator();
-        var id = new ContainerID { Value = value };
-
-        var error = await Assert.ThrowsAsync<IsolatorException>(() => isolator.PrepareAsync(id, CniSandbox.Config(new NetworkInfo { Name = "net1" })));
-        Assert.Contains(value, error.Message);
 
         // The refused container left no in-memory state: status is empty, isolate and cleanup are no-ops.
         Assert.Empty((await isolator.StatusAsync(id)).NetworkInfos);
@@ -276,9 +247,7 @@ public sealed class CniIsolatorFaultTests : IDisposable
         var prefix = _sandbox.AddNetwork("net1");
         var first = _sandbox.CreateIsolator();
         var id = CniSandbox.NewId();
-        await first.PrepareAsync(id, CniSandbox.Config(new NetworkInfo { Name = "net1" }));
-        var pid = _sandbox.StartContainer();
-        await first.IsolateAsync(id, pid);
+        var pid = await _sandbox.AttachAsync(first, id, new NetworkInfo { Name = "net1" });
         var address = Assert.Single(Assert.Single((await first.StatusAsync(id)).NetworkInfos).IpAddresses).IpAddress;
         var lease = Assert.Single(_sandbox.Leases());
 
@@ -313,9 +282,7 @@ public sealed class CniIsolatorFaultTests : IDisposable
         _sandbox.AddNetwork("net1");
         var first = _sandbox.CreateIsolator();
         var id = CniSandbox.NewId();
-        await first.PrepareAsync(id, CniSandbox.Config(new NetworkInfo { Name = "net1" }));
-        var pid = _sandbox.StartContainer();
-        await first.IsolateAsync(id, pid);
+        var pid = await _sandbox.AttachAsync(first, id, new NetworkInfo { Name = "net1" });
         Assert.Single(_sandbox.Leases());
         if (!containerStillRunning)
         {
@@ -389,12 +356,10 @@ public sealed class CniIsolatorFaultTests : IDisposable
     [RootFact]
     public async Task Crash_AfterAFailedIsolate_RecoverAsOrphan_ThenCleanupDels()
     {
-        _plugins.WriteMock("mock-error", PluginFault.CniError);
-        _plugins.WriteNetwork("faulty", "mock-error");
+        _plugins.WriteFaultyNetwork("faulty", "mock-error", PluginFault.CniError);
         var first = _plugins.CreateIsolator();
         var id = CniSandbox.NewId();
-        await first.PrepareAsync(id, CniSandbox.Config(new NetworkInfo { Name = "faulty" }));
-        var pid = _sandbox.StartContainer();
+        var pid = await _sandbox.PrepareAndStartAsync(first, id, new NetworkInfo { Name = "faulty" });
         await Assert.ThrowsAsync<IsolatorException>(() => first.IsolateAsync(id, pid));
 
         var second = _plugins.CreateIsolator();
@@ -408,4 +373,13 @@ public sealed class CniIsolatorFaultTests : IDisposable
         Assert.Empty(_sandbox.NsfsMountsUnderRoot());
     }
 
+    /// <summary>A fresh container prepared for <paramref name="networks"/> and started; its isolate must fail.</summary>
+    private async Task<(ContainerID Id, int Pid, IsolatorException Error)> IsolateMustFail(
+        NetIsolator.Isolators.Cni.CniIsolator isolator, params NetworkInfo[] networks)
+    {
+        var id = CniSandbox.NewId();
+        var pid = await _sandbox.PrepareAndStartAsync(isolator, id, networks);
+        var error = await Assert.ThrowsAsync<IsolatorException>(() => isolator.IsolateAsync(id, pid));
+        return (id, pid, error);
+    }
 }

@@ -74,10 +74,7 @@ public sealed class CniIsolatorLifecycleTests : IDisposable
         var isolator = _sandbox.CreateIsolator();
         var id = CniSandbox.NewId();
         var info = new NetworkInfo { Name = "net1", Labels = new Labels { Labels_ = { new Label { Key = "team", Value = "a" } } } };
-        await isolator.PrepareAsync(id, CniSandbox.Config(info));
-        var pid = _sandbox.StartContainer();
-
-        await isolator.IsolateAsync(id, pid);
+        var pid = await _sandbox.AttachAsync(isolator, id, info);
 
         var pin = CniLayout.NamespacePin(isolator.Root!, id.Value);
         Assert.True(PersistentNetworkNamespace.IsPinned(pin));
@@ -119,10 +116,7 @@ public sealed class CniIsolatorLifecycleTests : IDisposable
         var second = _sandbox.AddNetwork("second");
         var isolator = _sandbox.CreateIsolator();
         var id = CniSandbox.NewId();
-        await isolator.PrepareAsync(id, CniSandbox.Config(new NetworkInfo { Name = "second" }, new NetworkInfo(), new NetworkInfo { Name = "first" }));
-        var pid = _sandbox.StartContainer();
-
-        await isolator.IsolateAsync(id, pid);
+        var pid = await _sandbox.AttachAsync(isolator, id, new NetworkInfo { Name = "second" }, new NetworkInfo(), new NetworkInfo { Name = "first" });
 
         Assert.Equal(["eth0", "eth1", "lo"], CniSandbox.Interfaces(pid));
         Assert.Contains($"inet {second}", CniSandbox.Addresses(pid, "eth0"));
@@ -141,9 +135,7 @@ public sealed class CniIsolatorLifecycleTests : IDisposable
         _sandbox.AddNetwork("net1");
         var isolator = _sandbox.CreateIsolator();
         var id = CniSandbox.NewId();
-        await isolator.PrepareAsync(id, CniSandbox.Config(new NetworkInfo { Name = "net1" }));
-        var pid = _sandbox.StartContainer();
-        await isolator.IsolateAsync(id, pid);
+        var pid = await _sandbox.AttachAsync(isolator, id, new NetworkInfo { Name = "net1" });
         Assert.Single(_sandbox.Leases());
 
         File.Delete(Path.Join(_sandbox.ConfigDir, "net1.conflist"));
@@ -164,8 +156,7 @@ public sealed class CniIsolatorLifecycleTests : IDisposable
             """);
         var isolator = _sandbox.CreateIsolator();
         var id = CniSandbox.NewId();
-        await isolator.PrepareAsync(id, CniSandbox.Config(new NetworkInfo { Name = "good" }, new NetworkInfo { Name = "bad" }));
-        var pid = _sandbox.StartContainer();
+        var pid = await _sandbox.PrepareAndStartAsync(isolator, id, new NetworkInfo { Name = "good" }, new NetworkInfo { Name = "bad" });
 
         var error = await Assert.ThrowsAsync<IsolatorException>(() => isolator.IsolateAsync(id, pid));
         Assert.Contains("'bad'", error.Message);
@@ -181,9 +172,7 @@ public sealed class CniIsolatorLifecycleTests : IDisposable
         var prefix = _sandbox.AddNetwork("net1");
         var first = _sandbox.CreateIsolator();
         var id = CniSandbox.NewId();
-        await first.PrepareAsync(id, CniSandbox.Config(new NetworkInfo { Name = "net1", Labels = new Labels { Labels_ = { new Label { Key = "k", Value = "v" } } } }));
-        var pid = _sandbox.StartContainer();
-        await first.IsolateAsync(id, pid);
+        var pid = await _sandbox.AttachAsync(first, id, new NetworkInfo { Name = "net1", Labels = new Labels { Labels_ = { new Label { Key = "k", Value = "v" } } } });
 
         var second = _sandbox.CreateIsolator();
         await second.RecoverAsync([new ContainerState { ContainerId = id, Pid = (ulong)pid, Directory = "/tmp" }], []);
@@ -210,9 +199,7 @@ public sealed class CniIsolatorLifecycleTests : IDisposable
         var pids = new Dictionary<ContainerID, int>();
         foreach (var id in new[] { good, corrupt, unknown, orphan })
         {
-            await first.PrepareAsync(id, CniSandbox.Config(new NetworkInfo { Name = "net1" }));
-            pids[id] = _sandbox.StartContainer();
-            await first.IsolateAsync(id, pids[id]);
+            pids[id] = await _sandbox.AttachAsync(first, id, new NetworkInfo { Name = "net1" });
         }
 
         Assert.Equal(4, _sandbox.Leases().Count);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Mesos;
+using NetIsolator.Bridge;
 using Mesos.Slave;
 using NetIsolator.Isolators.Cni;
 using NetIsolator.Linux;
@@ -88,6 +89,22 @@ internal sealed class CniSandbox : IDisposable
         }
 
         return process.Id;
+    }
+
+    /// <summary>What the agent does before isolate: prepare the container for <paramref name="networks"/>, then
+    /// start its process. Returns the pid, for an isolate the test makes itself (one that must fail, say).</summary>
+    public async Task<int> PrepareAndStartAsync(Isolator isolator, ContainerID id, params NetworkInfo[] networks)
+    {
+        await isolator.PrepareAsync(id, Config(networks));
+        return StartContainer();
+    }
+
+    /// <summary>The agent's whole launch: prepare, start the process, isolate it. Returns the pid.</summary>
+    public async Task<int> AttachAsync(Isolator isolator, ContainerID id, params NetworkInfo[] networks)
+    {
+        var pid = await PrepareAndStartAsync(isolator, id, networks);
+        await isolator.IsolateAsync(id, pid);
+        return pid;
     }
 
     public void KillContainer(int pid)

@@ -27,9 +27,7 @@ public sealed class CniUsageTests : IDisposable
         var prefix = _sandbox.AddNetwork("net1");
         var isolator = _sandbox.CreateIsolator();
         var id = CniSandbox.NewId();
-        await isolator.PrepareAsync(id, CniSandbox.Config(new NetworkInfo { Name = "net1" }));
-        var pid = _sandbox.StartContainer();
-        await isolator.IsolateAsync(id, pid);
+        var pid = await _sandbox.AttachAsync(isolator, id, new NetworkInfo { Name = "net1" });
 
         var before = await isolator.UsageAsync(id);
         Assert.True(before.Timestamp > 0);
@@ -69,9 +67,7 @@ public sealed class CniUsageTests : IDisposable
         var second = _sandbox.AddNetwork("second");
         var isolator = _sandbox.CreateIsolator();
         var id = CniSandbox.NewId();
-        await isolator.PrepareAsync(id, CniSandbox.Config(new NetworkInfo { Name = "first" }, new NetworkInfo { Name = "second" }));
-        var pid = _sandbox.StartContainer();
-        await isolator.IsolateAsync(id, pid);
+        var pid = await _sandbox.AttachAsync(isolator, id, new NetworkInfo { Name = "first" }, new NetworkInfo { Name = "second" });
         CniSandbox.Run("nsenter", $"--net=/proc/{pid}/ns/net", "ip", "link", "set", "lo", "up");
 
         var before = await isolator.UsageAsync(id);
@@ -123,9 +119,7 @@ public sealed class CniUsageTests : IDisposable
         _sandbox.AddNetwork("net1");
         var isolator = _sandbox.CreateIsolator();
         var id = CniSandbox.NewId();
-        await isolator.PrepareAsync(id, CniSandbox.Config(new NetworkInfo { Name = "net1" }));
-        var pid = _sandbox.StartContainer();
-        await isolator.IsolateAsync(id, pid);
+        var pid = await _sandbox.AttachAsync(isolator, id, new NetworkInfo { Name = "net1" });
         var pin = CniLayout.NamespacePin(isolator.Root!, id.Value);
 
         Assert.True(PersistentNetworkNamespace.Remove(pin));
