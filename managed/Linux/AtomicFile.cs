@@ -2,11 +2,27 @@ using System.Runtime.Versioning;
 
 namespace NetIsolator.Linux;
 
+/// <summary>How much a written file must survive.</summary>
+public enum Durability
+{
+    /// <summary>
+    /// A crash of the writing process (kill -9, an agent restart): the rename alone gives that, since the page cache
+    /// belongs to the kernel, not the process. For state that a reboot wipes anyway (Mesos's runtime directory).
+    /// </summary>
+    ProcessCrash,
+
+    /// <summary>
+    /// A crash of the machine: the file is flushed to disk before the rename and the directory after it. For state
+    /// kept across reboots (Mesos's work directory). Costs two fsyncs per file.
+    /// </summary>
+    PowerLoss,
+}
+
 /// <summary>
-/// Files replaced atomically: the bytes go to a temporary file in the same directory, which is given its mode,
-/// flushed to disk and renamed over the target; then the directory is flushed so the rename itself survives a
-/// crash. A reader, or a crash, sees the old file or the new one, never a part. Checkpoints and the files bind-mounted
-/// into containers are written this way.
+/// Files replaced atomically: the bytes go to a temporary file in the same directory, which is given its mode and
+/// renamed over the target; with <see cref="Durability.PowerLoss"/> the file is flushed to disk before the rename and
+/// the directory after it. A reader, or a crash, sees the old file or the new one, never a part. Checkpoints and the
+/// files bind-mounted into containers are written this way.
 /// </summary>
 public static class AtomicFile
 {
@@ -15,8 +31,10 @@ public static class AtomicFile
 
     /// <summary>Replaces <paramref name="path"/> with <paramref name="contents"/>, with the given mode (set
     /// explicitly, so the process umask cannot narrow it).</summary>
+    /// <param name="syncDirectory">With <see cref="Durability.PowerLoss"/>: flush the directory now (false when the
+    /// caller writes several files and flushes the directory once, with <see cref="SyncDirectory"/>).</param>
     [SupportedOSPlatform("linux")]
-    public static void Write(string path, ReadOnlySpan<byte> contents, UnixFileMode mode, bool syncDirectory = true)
+    public static void Write(string path, ReadOnlySpan<byte> contents, UnixFileMode mode, Durability durability, bool syncDirectory = true)
     {
         var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
         var temporary = Path.Join(directory, TemporaryPrefixFor(path) + Guid.NewGuid().ToString("N"));
@@ -31,7 +49,7 @@ public static class AtomicFile
             }))
             {
                 stream.Write(contents);
-                stream.Flush(flushToDisk: true);
+                stream.Flush(flushToDisk: durability == Durability.PowerLoss);
             }
             File.SetUnixFileMode(temporary, mode);
             File.Move(temporary, path, overwrite: true);
@@ -48,7 +66,7 @@ public static class AtomicFile
             }
             throw;
         }
-        if (syncDirectory)
+        if (syncDirectory && durability == Durability.PowerLoss)
         {
             SyncDirectory(directory);
         }

@@ -29,10 +29,13 @@ public sealed class ResultCache
     private const UnixFileMode FileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
     private readonly Action<CacheProblem>? _onProblem;
+    private readonly Durability _durability;
 
     /// <param name="cacheDirectory">The cache root (libcni's cacheDir, default <c>/var/lib/cni</c>).</param>
     /// <param name="onProblem">Told about every cache file that is ignored because it cannot be read or parsed.</param>
-    public ResultCache(string cacheDirectory, Action<CacheProblem>? onProblem = null)
+    /// <param name="durability">What a written entry must survive (libcni itself never flushes; a cache that
+    /// outlives reboots should, so a DEL after a power cut still finds its config).</param>
+    public ResultCache(string cacheDirectory, Action<CacheProblem>? onProblem = null, Durability durability = Durability.PowerLoss)
     {
         ArgumentException.ThrowIfNullOrEmpty(cacheDirectory);
         if (!Path.IsPathRooted(cacheDirectory))
@@ -43,6 +46,7 @@ public sealed class ResultCache
         CacheDirectory = cacheDirectory;
         ResultsDirectory = Path.Join(cacheDirectory, "results");
         _onProblem = onProblem;
+        _durability = durability;
     }
 
     public string CacheDirectory { get; }
@@ -88,7 +92,7 @@ public sealed class ResultCache
         var bytes = Serialize(attachment);
         EnsureResultsDirectory();
 
-        AtomicFile.Write(path, bytes, FileMode);
+        AtomicFile.Write(path, bytes, FileMode, _durability);
     }
 
     /// <summary>

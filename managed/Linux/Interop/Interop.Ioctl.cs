@@ -11,5 +11,9 @@ internal static partial class Interop
         /// <remarks>ioctl(2) is variadic; this is the form without an argument.</remarks>
         [LibraryImport(Libraries.Libc, EntryPoint = "ioctl", SetLastError = true)]
         internal static partial int ioctl(SafeFileDescriptorHandle fd, nuint request);
+
+        /// <remarks>The form with a pointer argument (e.g. a <c>struct ifreq</c>).</remarks>
+        [LibraryImport(Libraries.Libc, EntryPoint = "ioctl", SetLastError = true)]
+        internal static unsafe partial int ioctl(SafeFileDescriptorHandle fd, nuint request, void* argument);
     }
 }
