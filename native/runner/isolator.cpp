@@ -10,9 +10,14 @@
 //     mesos-module.json), printing what loaded and what did not. With --lifecycle, also drives one synthetic
 //     container through prepare, isolate, status, usage, update and cleanup, printing every answer; the
 //     "container" is the runner's own process, so use it with isolators that do not touch the kernel.
+//
+//   isolator network-cni-setup --flag=value...
+//     The helper subcommands the isolators run per container, served by netisolator-helper (NativeAOT, beside this
+//     executable), which this execs with the same arguments. Reachable here so users have one command to type.
 #include <google/protobuf/util/json_util.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -34,7 +39,29 @@ const char* const kUsage =
     "usage: isolator run [--network-config-dir DIR] [--network NAME]... [--plugins-dir DIR] [--real-host]\n"
     "                    [--assembly PATH] [--dotnet-root DIR] -- COMMAND [ARGS]...\n"
     "       isolator bridge-check [--assembly PATH] [--dotnet-root DIR] [--module NAME]...\n"
-    "                             [--parameter KEY=VALUE]... [--lifecycle]\n";
+    "                             [--parameter KEY=VALUE]... [--lifecycle]\n"
+    "       isolator network-cni-setup --flag=value...   (see: isolator network-cni-setup --help)\n";
+
+// Served by netisolator-helper, which must be a process of its own: it is single-threaded when it enters a
+// container's mount namespace, which a process that has loaded .NET can no longer do.
+const char* const kHelperSubcommands[] = {"network-cni-setup"};
+const char* const kHelperName = "netisolator-helper";
+
+// Replaces this process with netisolator-helper from this executable's directory; returns only on failure.
+int exec_helper(char** argv) {
+    std::string self(4096, '\0');
+    ssize_t length = readlink("/proc/self/exe", self.data(), self.size() - 1);
+    if (length <= 0) {
+        std::fprintf(stderr, "isolator: cannot read /proc/self/exe: %s\n", std::strerror(errno));
+        return 125;
+    }
+    self.resize(static_cast<size_t>(length));
+    const std::string helper = self.substr(0, self.rfind('/') + 1) + kHelperName;
+    argv[0] = const_cast<char*>(kHelperName);
+    execv(helper.c_str(), argv);
+    std::fprintf(stderr, "isolator: cannot execute '%s': %s\n", helper.c_str(), std::strerror(errno));
+    return 125;
+}
 
 const char* const kShippedModules[] = {"org_netisolator_NetworkCniIsolator", "org_netisolator_PortMappingIsolator"};
 
@@ -184,6 +211,9 @@ int main(int argc, char** argv) {
         }
         if (std::strcmp(argv[1], "run") == 0) {
             return netisolator::runner::Run(argc - 2, argv + 2);
+        }
+        for (const char* helper_subcommand : kHelperSubcommands) {
+            if (std::strcmp(argv[1], helper_subcommand) == 0) return exec_helper(argv);
         }
         std::fprintf(stderr, "isolator: unknown subcommand '%s'\n%s", argv[1], kUsage);
         return 2;

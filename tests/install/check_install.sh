@@ -12,7 +12,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 cmake --install "$build" --prefix "$prefix" >/dev/null
 
 lib=$prefix/lib/netisolator
-for file in "$prefix/bin/isolator" "$lib/libnetisolator_provider.so" "$lib/NetIsolator.Isolators.dll" \
+for file in "$prefix/bin/isolator" "$prefix/bin/netisolator-helper" "$lib/libnetisolator_provider.so" "$lib/NetIsolator.Isolators.dll" \
             "$lib/NetIsolator.Isolators.runtimeconfig.json" "$lib/NetIsolator.Isolators.deps.json" \
             "$lib/NetIsolator.Bridge.dll" "$lib/Google.Protobuf.dll" "$prefix/share/netisolator/mesos-module.json"; do
   [ -e "$file" ] || fail "missing $file"
@@ -34,4 +34,7 @@ done
 output=$("$prefix/bin/isolator" bridge-check --module org_example_Probe 2>&1 || true)
 echo "$output" | grep -q "no isolator module 'org_example_Probe' in '$lib/NetIsolator.Isolators.dll'" \
   || fail "the installed runner did not load the installed assembly: $output"
+# The CNI isolator finds the installed helper from the installed assembly (lib/netisolator -> bin).
+"$prefix/bin/netisolator-helper" network-cni-setup --help | grep -q -- "--etc_resolv_conf" \
+  || fail "the installed netisolator-helper does not answer network-cni-setup --help"
 echo "install layout ok under a fresh prefix"
