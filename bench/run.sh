@@ -18,6 +18,11 @@ case "$suite" in
       echo "bench/run.sh: installing gnuplot-nox for the plot" >&2
       DEBIAN_FRONTEND=noninteractive apt-get install -y gnuplot-nox >/dev/null
     fi
+    # The isolator runs build/bin/netisolator-helper in isolate, as it does on an agent.
+    if [ ! -f build/CMakeCache.txt ]; then
+      cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+    fi
+    cmake --build build --target netisolator_helper >/dev/null
     if ! out=$(dotnet build -c Release -nologo -v q bench/cni/NetIsolator.Bench.Cni.csproj 2>&1); then
       echo "$out" >&2; exit 1
     fi

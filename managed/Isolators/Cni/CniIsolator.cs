@@ -44,11 +44,13 @@ public enum CniLogLevel
 /// a nested container without networks of its own reports its parent's.</item>
 /// <item><b>Usage</b> sums the counters of the container's interfaces, read over netlink in its pinned namespace
 /// (see <see cref="UsageAsync"/>).</item>
+/// <item><b>Container files.</b> Isolate ends by running the <c>network-cni-setup</c> helper (see
+/// <see cref="SetupHelper"/>) in Mesos's three cases: a container with networks of its own gets ROOT/&lt;CID&gt;'s
+/// hosts, hostname and resolv.conf over its /etc (and its image's), its host name and <c>lo</c> up; a nested container
+/// joining its parent gets the parent's files; a host-network container with an image gets the host's files, read-only,
+/// in its image.</item>
 /// <item>Not copied from Mesos: the <c>__MESOS_TEST__</c> network-name hook.</item>
 /// </list>
-/// <para>Not done yet: the <c>network-cni-setup</c> step (bind-mounting hosts/hostname/resolv.conf over the
-/// container's /etc, sethostname, bringing up lo) and the host-network-with-image case; the files are written under
-/// ROOT/&lt;CID&gt; for it.</para>
 /// </remarks>
 public sealed class CniIsolator : Isolator
 {
@@ -246,12 +248,23 @@ public sealed class CniIsolator : Isolator
         var rootKey = CniLayout.Key(CniLayout.Root(containerId));
         var rootHasNetworks = _containers.TryGetValue(rootKey, out var rootEntry) && rootEntry.Plan.Networks.Count > 0;
         var mode = CniDecisions.ChooseNamespaces(containerId.Parent is not null, isDebug, hasOwn, rootHasNetworks);
+        var rootfs = config.HasRootfs && config.Rootfs.Length > 0 ? config.Rootfs : null;
         switch (mode)
         {
             case NamespaceMode.HostNetwork:
+                if (rootfs is not null)
+                {
+                    // Its image still needs the host's hosts, hostname and resolv.conf (Mesos §2.3 case H).
+                    _containers[key] = new ContainerEntry(containerId, key, new ContainerPlan(key, null, []))
+                    {
+                        HostNetworkImage = true,
+                        Rootfs = rootfs,
+                    };
+                }
+
                 return null;
             case NamespaceMode.JoinParent:
-                _containers[key] = new ContainerEntry(containerId, key, rootEntry!.Plan) { JoinsParent = true };
+                _containers[key] = new ContainerEntry(containerId, key, rootEntry!.Plan) { JoinsParent = true, Rootfs = rootfs };
                 return CniDecisions.LaunchInfo(mode);
             case NamespaceMode.Debug:
                 return CniDecisions.LaunchInfo(mode);
@@ -286,7 +299,7 @@ public sealed class CniIsolator : Isolator
         }
 
         var plan = new ContainerPlan(key, info.HasHostname && info.Hostname.Length > 0 ? info.Hostname : null, networks);
-        var entry = new ContainerEntry(containerId, key, plan);
+        var entry = new ContainerEntry(containerId, key, plan) { Rootfs = rootfs };
         if (!_containers.TryAdd(key, entry))
         {
             throw new IsolatorException($"preparing container '{key}': Container has already been prepared");
@@ -296,7 +309,7 @@ public sealed class CniIsolator : Isolator
         try
         {
             Directory.CreateDirectory(directory);
-            plan.Save(CniLayout.PlanPath(Root, key));
+            plan.Save(CniLayout.PlanPath(Root, key), _options.StateDurability);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -316,13 +329,26 @@ public sealed class CniIsolator : Isolator
     {
         ArgumentNullException.ThrowIfNull(containerId);
         var key = CniLayout.Key(containerId);
-        if (!_containers.TryGetValue(key, out var entry) || entry.JoinsParent)
+        if (!_containers.TryGetValue(key, out var entry))
         {
-            // Host network, DEBUG, or joining the parent's namespaces (their /etc files: the setup helper, not yet).
+            // Host network without an image, or DEBUG: nothing to do.
             return;
         }
 
         var step = $"isolating container '{key}'";
+        if (entry.HostNetworkImage)
+        {
+            await RunSetupHelperAsync(SetupRequest.HostNetworkImage(pid, entry.Rootfs!, File.Exists), step).ConfigureAwait(false);
+            return;
+        }
+
+        if (entry.JoinsParent)
+        {
+            var rootDirectory = CniLayout.ContainerDirectory(Root!, CniLayout.Key(CniLayout.Root(containerId)));
+            await RunSetupHelperAsync(SetupRequest.JoinsParent(pid, entry.Rootfs, rootDirectory), step).ConfigureAwait(false);
+            return;
+        }
+
         await entry.Lock.WaitAsync().ConfigureAwait(false);
         try
         {
@@ -373,7 +399,9 @@ public sealed class CniIsolator : Isolator
                 }
             }
 
-            WriteContainerFiles(entry, step);
+            var hostname = WriteContainerFiles(entry, step);
+            await RunSetupHelperAsync(
+                SetupRequest.OwnNetworks(pid, hostname, entry.Rootfs, CniLayout.ContainerDirectory(Root!, key)), step).ConfigureAwait(false);
         }
         finally
         {
@@ -381,23 +409,28 @@ public sealed class CniIsolator : Isolator
         }
     }
 
-    private void WriteContainerFiles(ContainerEntry entry, string step)
+    /// <summary>Writes hosts, hostname and resolv.conf under ROOT/&lt;CID&gt;; returns the host name.</summary>
+    private string WriteContainerFiles(ContainerEntry entry, string step)
     {
         var joined = entry.Plan.Networks.Select(n => new JoinedNetwork(n.Name, entry.Results.GetValueOrDefault(n.Name))).ToList();
         var hostname = ContainerFiles.ChooseHostname(entry.Plan.Hostname, entry.ContainerId.Value);
         try
         {
             var files = ContainerFiles.Build(hostname, joined, _options.DefaultContainerDns);
-            ContainerFileWriter.Write(CniLayout.ContainerDirectory(Root!, entry.Key), files);
+            ContainerFileWriter.Write(CniLayout.ContainerDirectory(Root!, entry.Key), files, _options.StateDurability);
         }
         catch (Exception e) when (e is ArgumentException or FormatException or IOException or UnauthorizedAccessException)
         {
             throw new IsolatorException($"{step}: writing the hosts, hostname and resolv.conf files: {e.Message}", e);
         }
 
-        // TODO(setup helper): bind-mount these over the container's /etc, set its hostname and bring up lo
-        // (Mesos's `mesos-containerizer network-cni-setup`); not implemented yet.
+        return hostname;
     }
+
+    private Task RunSetupHelperAsync(SetupRequest request, string step) =>
+        _options.ResolveHelper() is { } helper
+            ? SetupHelper.RunAsync(helper, request, _options.PluginTimeout, step)
+            : throw new IsolatorException($"{step}: the helper '{SetupHelper.ExecutableName}' was not found; set the '{CniIsolatorOptions.HelperPathParameter}' parameter");
 
     // ----------------------------------------------------------------------------------------------------------
     // status, usage
@@ -496,8 +529,9 @@ public sealed class CniIsolator : Isolator
             return;
         }
 
-        if (entry.JoinsParent)
+        if (entry.JoinsParent || entry.HostNetworkImage)
         {
+            // Nothing of its own on disk or in the kernel: its mounts go with its mount namespace.
             _containers.TryRemove(new KeyValuePair<string, ContainerEntry>(key, entry));
             return;
         }
@@ -664,7 +698,7 @@ public sealed class CniIsolator : Isolator
     private CniRuntime RuntimeFor(string key) =>
         new(
             _options.PluginsDirectory!,
-            new ResultCache(CniLayout.CacheDirectory(Root!, key), problem => Log(CniLogLevel.Warning, problem.ToString())),
+            new ResultCache(CniLayout.CacheDirectory(Root!, key), problem => Log(CniLogLevel.Warning, problem.ToString()), _options.StateDurability),
             _executor!,
             _options.PluginTimeout,
             line => Log(CniLogLevel.Info, line));
@@ -740,6 +774,12 @@ public sealed class CniIsolator : Isolator
 
         /// <summary>A nested container sharing its top-level container's namespaces (nothing on disk).</summary>
         public bool JoinsParent { get; init; }
+
+        /// <summary>A host-network container with an image, which only gets the host's /etc files (nothing on disk).</summary>
+        public bool HostNetworkImage { get; init; }
+
+        /// <summary>The container's image root filesystem on the host, if it has one.</summary>
+        public string? Rootfs { get; init; }
 
         public bool Recovered { get; init; }
 

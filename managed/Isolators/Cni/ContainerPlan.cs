@@ -76,8 +76,8 @@ public sealed record ContainerPlan(string ContainerKey, string? Hostname, IReadO
 
     /// <summary>Writes the plan atomically (see <see cref="AtomicFile"/>), readable by root only.</summary>
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-    public void Save(string path) =>
-        AtomicFile.Write(path, ToJsonBytes(), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+    public void Save(string path, Durability durability) =>
+        AtomicFile.Write(path, ToJsonBytes(), UnixFileMode.UserRead | UnixFileMode.UserWrite, durability);
 
     /// <exception cref="FormatException">The file is not a valid plan.</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>

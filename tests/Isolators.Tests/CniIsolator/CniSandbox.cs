@@ -4,6 +4,7 @@ using NetIsolator.Bridge;
 using Mesos.Slave;
 using NetIsolator.Isolators.Cni;
 using NetIsolator.Linux;
+using NetIsolator.Testing;
 using Xunit;
 
 namespace NetIsolator.Isolators.Tests.CniIsolator;
@@ -19,7 +20,7 @@ namespace NetIsolator.Isolators.Tests.CniIsolator;
 internal sealed class CniSandbox : IDisposable
 {
     private static int s_subnet = Random.Shared.Next(0, 200);
-    private readonly List<Process> _containers = [];
+    private readonly List<ContainerProcess> _containers = [];
 
     public CniSandbox()
     {
@@ -73,22 +74,15 @@ internal sealed class CniSandbox : IDisposable
             RuntimeDirectory = RuntimeDir,
             HostNetworkNamespace = HostNetnsPath,
             PluginTimeout = TimeSpan.FromSeconds(30),
+            HelperPath = NetIsolator.Testing.BuildTree.Helper,
         }, (level, message) => { lock (Log) { Log.Add((level, message)); } });
 
-    /// <summary>A process in new NET, UTS and MNT namespaces, as the launcher would clone it.</summary>
-    public int StartContainer()
+    /// <summary>A container process (see <see cref="ContainerProcess.Start"/>), killed when the sandbox is disposed.</summary>
+    public int StartContainer(bool network = true, bool mount = true, int? enterNamespacesOf = null)
     {
-        var process = Process.Start(new ProcessStartInfo("unshare", ["--net", "--uts", "--mount", "--propagation", "private", "sleep", "120"]))!;
-        _containers.Add(process);
-        var self = new FileInfo("/proc/self/ns/net").LinkTarget;
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (new FileInfo($"/proc/{process.Id}/ns/net").LinkTarget == self)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "unshare did not enter new namespaces");
-            Thread.Sleep(10);
-        }
-
-        return process.Id;
+        var container = ContainerProcess.Start(network, mount, enterNamespacesOf);
+        _containers.Add(container);
+        return container.Pid;
     }
 
     /// <summary>What the agent does before isolate: prepare the container for <paramref name="networks"/>, then
@@ -107,12 +101,7 @@ internal sealed class CniSandbox : IDisposable
         return pid;
     }
 
-    public void KillContainer(int pid)
-    {
-        var process = _containers.Single(p => p.Id == pid);
-        process.Kill();
-        process.WaitForExit();
-    }
+    public void KillContainer(int pid) => _containers.Single(c => c.Pid == pid).Kill();
 
     /// <summary>Interface names in the process's network namespace.</summary>
     public static List<string> Interfaces(int pid)
@@ -156,18 +145,9 @@ internal sealed class CniSandbox : IDisposable
         var mounts = NsfsMountsUnderRoot();
         var directories = ContainerDirectories();
         var leases = Leases();
-        foreach (var process in _containers)
+        foreach (var container in _containers)
         {
-            try
-            {
-                process.Kill();
-                process.WaitForExit();
-            }
-            catch (InvalidOperationException)
-            {
-            }
-
-            process.Dispose();
+            container.Dispose();
         }
 
         foreach (var mount in mounts)
@@ -188,6 +168,16 @@ internal sealed class CniSandbox : IDisposable
         Assert.Empty(mounts);
         Assert.Empty(directories);
         Assert.Empty(leases);
+    }
+
+    /// <summary>Runs a command that may fail; returns its exit status and output.</summary>
+    public static (int ExitCode, string Stdout, string Stderr) RunAllowingFailure(string program, params string[] args)
+    {
+        using var process = Process.Start(new ProcessStartInfo(program, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        return (process.ExitCode, stdout.Result, stderr);
     }
 
     public static string Run(string program, params string[] args)

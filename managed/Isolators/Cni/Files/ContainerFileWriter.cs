@@ -6,8 +6,8 @@ namespace NetIsolator.Isolators.Cni;
 
 /// <summary>
 /// Writes a container's <see cref="ContainerNetworkFiles"/> under its container directory (<c>ROOT/&lt;CID&gt;</c>),
-/// each file atomically: a temporary file in the same directory, written and fsynced, given mode 0644, renamed over
-/// the target, then the directory fsynced. A reader (or a crash) sees the old file or the new one, never a part.
+/// each file atomically (see <see cref="AtomicFile"/>): a temporary file in the same directory, given mode 0644 and
+/// renamed over the target. A reader (or a crash) sees the old file or the new one, never a part.
 /// </summary>
 /// <remarks>
 /// <list type="bullet">
@@ -34,7 +34,7 @@ public static class ContainerFileWriter
     private static readonly string[] FileNames = [HostnameFileName, HostsFileName, ResolvConfFileName];
 
     /// <summary>Writes the files into <paramref name="containerDirectory"/>, creating the directory if needed.</summary>
-    public static void Write(string containerDirectory, ContainerNetworkFiles files)
+    public static void Write(string containerDirectory, ContainerNetworkFiles files, Durability durability = Durability.PowerLoss)
     {
         ArgumentException.ThrowIfNullOrEmpty(containerDirectory);
         ArgumentNullException.ThrowIfNull(files);
@@ -46,18 +46,18 @@ public static class ContainerFileWriter
         Directory.CreateDirectory(containerDirectory);
         RemoveStaleTemporaries(containerDirectory);
 
-        var changed = WriteFile(containerDirectory, HostnameFileName, files.Hostname);
-        changed |= WriteFile(containerDirectory, HostsFileName, files.Hosts);
+        var changed = WriteFile(containerDirectory, HostnameFileName, files.Hostname, durability);
+        changed |= WriteFile(containerDirectory, HostsFileName, files.Hosts, durability);
         if (files.ResolvConf is { } resolvConf)
         {
-            changed |= WriteFile(containerDirectory, ResolvConfFileName, resolvConf);
+            changed |= WriteFile(containerDirectory, ResolvConfFileName, resolvConf, durability);
         }
         else
         {
             changed |= DeleteIfPresent(Path.Join(containerDirectory, ResolvConfFileName));
         }
 
-        if (changed)
+        if (changed && durability == Durability.PowerLoss)
         {
             AtomicFile.SyncDirectory(containerDirectory);
         }
@@ -67,7 +67,7 @@ public static class ContainerFileWriter
     public static string PathOf(string containerDirectory, string fileName) => Path.Join(containerDirectory, fileName);
 
     [SupportedOSPlatform("linux")]
-    private static bool WriteFile(string directory, string name, string content)
+    private static bool WriteFile(string directory, string name, string content, Durability durability)
     {
         var path = Path.Join(directory, name);
         var bytes = Encoding.UTF8.GetBytes(content);
@@ -76,7 +76,7 @@ public static class ContainerFileWriter
             return false;
         }
 
-        AtomicFile.Write(path, bytes, FileMode, syncDirectory: false);
+        AtomicFile.Write(path, bytes, FileMode, durability, syncDirectory: false);
         return true;
     }
 
