@@ -55,6 +55,7 @@ public enum CniLogLevel
 public sealed class CniIsolator : Isolator
 {
     private const string NamespacePathFormat = "/proc/{0}/ns/net";
+    private const string HostResolvConfPath = "/etc/resolv.conf";
 
     private readonly CniIsolatorOptions _options;
     private readonly Action<CniLogLevel, string> _log;
@@ -375,33 +376,25 @@ public sealed class CniIsolator : Isolator
                 throw new IsolatorException($"{step}: pinning the network namespace of pid {pid} at '{pin}': {e.Message}", e);
             }
 
-            var runtime = RuntimeFor(key);
-            foreach (var network in entry.Plan.Networks)
+            // The setup helper runs while the networks are attached (it is a process start, the ADDs are others): it
+            // mounts the files as they are now, and their final contents, which need the ADD results, are written into
+            // the same inodes afterwards, while the container is still held before exec.
+            var hostname = ContainerFiles.ChooseHostname(entry.Plan.Hostname, entry.ContainerId.Value);
+            WriteContainerFiles(entry, hostname, step, inPlace: false);
+            var setup = RunSetupHelperAsync(SetupRequest.OwnNetworks(pid, hostname, entry.Rootfs, CniLayout.ContainerDirectory(Root!, key)), step);
+            try
             {
-                var list = LookupNetwork(network.Name, $"{step}: Could not get valid CNI configuration for network '{network.Name}'");
-                var conf = new RuntimeConf
-                {
-                    ContainerId = key,
-                    NetNsPath = pin,
-                    IfName = network.IfName,
-                    Inputs = CniDecisions.Inputs(network.NetworkInfo),
-                };
-                try
-                {
-                    var result = await runtime.AddNetworkListAsync(list, conf).ConfigureAwait(false);
-                    entry.Results[network.Name] = result;
-                    Log(CniLogLevel.Info, $"{step}: attached to CNI network '{network.Name}' as {network.IfName}: "
-                        + string.Join(", ", result.Ips.Select(ip => ip.Address.ToString())));
-                }
-                catch (Exception e) when (e is CniRuntimeException or InvalidRuntimeConfException or IOException)
-                {
-                    throw new IsolatorException($"{step}: attaching to CNI network '{network.Name}' ({network.IfName}): {e.Message}", e);
-                }
+                await AttachAllAsync(entry, pin, step).ConfigureAwait(false);
+            }
+            catch
+            {
+                // Never leave the helper running behind a failed isolate; the attach error is the one to report.
+                await setup.ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+                throw;
             }
 
-            var hostname = WriteContainerFiles(entry, step);
-            await RunSetupHelperAsync(
-                SetupRequest.OwnNetworks(pid, hostname, entry.Rootfs, CniLayout.ContainerDirectory(Root!, key)), step).ConfigureAwait(false);
+            await setup.ConfigureAwait(false);
+            WriteContainerFiles(entry, hostname, step, inPlace: true);
         }
         finally
         {
@@ -409,23 +402,57 @@ public sealed class CniIsolator : Isolator
         }
     }
 
-    /// <summary>Writes hosts, hostname and resolv.conf under ROOT/&lt;CID&gt;; returns the host name.</summary>
-    private string WriteContainerFiles(ContainerEntry entry, string step)
+    /// <summary>ADDs the container to each of its networks, in plan order (eth0, eth1, …); stops at the first failure.</summary>
+    private async Task AttachAllAsync(ContainerEntry entry, string pin, string step)
+    {
+        var key = entry.Key;
+        var runtime = RuntimeFor(key);
+        foreach (var network in entry.Plan.Networks)
+        {
+            var list = LookupNetwork(network.Name, $"{step}: Could not get valid CNI configuration for network '{network.Name}'");
+            var conf = new RuntimeConf
+            {
+                ContainerId = key,
+                NetNsPath = pin,
+                IfName = network.IfName,
+                Inputs = CniDecisions.Inputs(network.NetworkInfo),
+            };
+            try
+            {
+                var result = await runtime.AddNetworkListAsync(list, conf).ConfigureAwait(false);
+                entry.Results[network.Name] = result;
+                Log(CniLogLevel.Info, $"{step}: attached to CNI network '{network.Name}' as {network.IfName}: "
+                    + string.Join(", ", result.Ips.Select(ip => ip.Address.ToString())));
+            }
+            catch (Exception e) when (e is CniRuntimeException or InvalidRuntimeConfException or IOException)
+            {
+                throw new IsolatorException($"{step}: attaching to CNI network '{network.Name}' ({network.IfName}): {e.Message}", e);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Writes hosts, hostname and resolv.conf under ROOT/&lt;CID&gt; from what is known of the container so far (before
+    /// any ADD: just localhost). resolv.conf is always the container's own file: the host's contents when no DNS is
+    /// known for its networks (Mesos bind-mounts the host's own file there, read-write, so a container could edit the
+    /// host's resolver configuration).
+    /// </summary>
+    private void WriteContainerFiles(ContainerEntry entry, string hostname, string step, bool inPlace)
     {
         var joined = entry.Plan.Networks.Select(n => new JoinedNetwork(n.Name, entry.Results.GetValueOrDefault(n.Name))).ToList();
-        var hostname = ContainerFiles.ChooseHostname(entry.Plan.Hostname, entry.ContainerId.Value);
         try
         {
             var files = ContainerFiles.Build(hostname, joined, _options.DefaultContainerDns);
-            ContainerFileWriter.Write(CniLayout.ContainerDirectory(Root!, entry.Key), files, _options.StateDurability);
+            files = files with { ResolvConf = files.ResolvConf ?? HostResolvConf() };
+            ContainerFileWriter.Write(CniLayout.ContainerDirectory(Root!, entry.Key), files, _options.StateDurability, inPlace);
         }
         catch (Exception e) when (e is ArgumentException or FormatException or IOException or UnauthorizedAccessException)
         {
             throw new IsolatorException($"{step}: writing the hosts, hostname and resolv.conf files: {e.Message}", e);
         }
-
-        return hostname;
     }
+
+    private static string HostResolvConf() => File.Exists(HostResolvConfPath) ? File.ReadAllText(HostResolvConfPath) : "";
 
     private Task RunSetupHelperAsync(SetupRequest request, string step) =>
         _options.ResolveHelper() is { } helper

@@ -137,20 +137,42 @@ public sealed class CniDecisionsTests
     public void Options_ReadEveryParameter()
     {
         var config = Directory.CreateTempSubdirectory("netiso-cni-opt-").FullName;
+        var helper = Path.Join(config, "helper");
+        File.WriteAllText(helper, "");
         try
         {
             var options = CniIsolatorOptions.FromParameters(Parameters(
                 ("network_cni_config_dir", config), ("network_cni_plugins_dir", "/a:/b"), ("network_cni_root_dir_persist", "true"),
                 ("network_cni_metrics", "false"), ("runtime_dir", "/run/x"), ("work_dir", "/var/w"),
-                ("network_cni_host_netns", "/run/netns/h"), ("network_cni_plugin_timeout", "5"),
+                ("network_cni_host_netns", "/run/netns/h"), ("network_cni_plugin_timeout", "5"), ("helper_path", helper),
                 ("default_container_dns", """{"mesos":[{"network_mode":"CNI","dns":{"nameservers":["8.8.8.8"]}}]}""")));
             Assert.False(options.IsNoOp);
+            Assert.Equal(helper, options.ResolveHelper());
+            Assert.Equal(NetIsolator.Linux.Durability.PowerLoss, options.StateDurability);
+            Assert.Equal(NetIsolator.Linux.Durability.ProcessCrash, (options with { RootDirPersist = false }).StateDurability);
             Assert.Equal("/var/w/isolators/network/cni", options.RootDirectory);
             Assert.False(options.Metrics);
             Assert.Equal("/run/netns/h", options.HostNetworkNamespace);
             Assert.Equal(TimeSpan.FromSeconds(5), options.PluginTimeout);
             Assert.Equal(["8.8.8.8"], options.DefaultContainerDns.DefaultCniDns!.Nameservers);
             Assert.Equal("/run/x/isolators/network/cni", (options with { RootDirPersist = false }).RootDirectory);
+        }
+        finally
+        {
+            Directory.Delete(config, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Options_AMissingHelper_IsNamed_WithWhereItWasLookedFor()
+    {
+        var config = Directory.CreateTempSubdirectory("netiso-cni-opt-").FullName;
+        try
+        {
+            var options = new CniIsolatorOptions { ConfigDirectory = config, PluginsDirectory = "/usr/lib/cni" };
+            Assert.Matches(@"^the helper 'netisolator-helper' was not found \(looked for '/.*/netisolator-helper', '/.*/netisolator-helper', '/.*/netisolator-helper'\); set the 'helper_path' parameter$", options.Problem());
+            Assert.Equal($"parameter 'helper_path': the helper '{config}/nope' does not exist", (options with { HelperPath = $"{config}/nope" }).Problem());
+            Assert.Equal("parameter 'helper_path' must be an absolute path, not 'bin/helper'", (options with { HelperPath = "bin/helper" }).Problem());
         }
         finally
         {

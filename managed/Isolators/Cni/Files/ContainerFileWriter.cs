@@ -34,7 +34,10 @@ public static class ContainerFileWriter
     private static readonly string[] FileNames = [HostnameFileName, HostsFileName, ResolvConfFileName];
 
     /// <summary>Writes the files into <paramref name="containerDirectory"/>, creating the directory if needed.</summary>
-    public static void Write(string containerDirectory, ContainerNetworkFiles files, Durability durability = Durability.PowerLoss)
+    /// <param name="inPlace">Rewrite existing files in place (same inode) instead of replacing them: for files already
+    /// bind-mounted into a container, where a rename would leave the mount on the old file. Not atomic for a reader,
+    /// so only while the container is held before exec and nothing reads them.</param>
+    public static void Write(string containerDirectory, ContainerNetworkFiles files, Durability durability = Durability.PowerLoss, bool inPlace = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(containerDirectory);
         ArgumentNullException.ThrowIfNull(files);
@@ -46,11 +49,11 @@ public static class ContainerFileWriter
         Directory.CreateDirectory(containerDirectory);
         RemoveStaleTemporaries(containerDirectory);
 
-        var changed = WriteFile(containerDirectory, HostnameFileName, files.Hostname, durability);
-        changed |= WriteFile(containerDirectory, HostsFileName, files.Hosts, durability);
+        var changed = WriteFile(containerDirectory, HostnameFileName, files.Hostname, durability, inPlace);
+        changed |= WriteFile(containerDirectory, HostsFileName, files.Hosts, durability, inPlace);
         if (files.ResolvConf is { } resolvConf)
         {
-            changed |= WriteFile(containerDirectory, ResolvConfFileName, resolvConf, durability);
+            changed |= WriteFile(containerDirectory, ResolvConfFileName, resolvConf, durability, inPlace);
         }
         else
         {
@@ -67,13 +70,23 @@ public static class ContainerFileWriter
     public static string PathOf(string containerDirectory, string fileName) => Path.Join(containerDirectory, fileName);
 
     [SupportedOSPlatform("linux")]
-    private static bool WriteFile(string directory, string name, string content, Durability durability)
+    private static bool WriteFile(string directory, string name, string content, Durability durability, bool inPlace)
     {
         var path = Path.Join(directory, name);
         var bytes = Encoding.UTF8.GetBytes(content);
         if (HasContent(path, bytes))
         {
             return false;
+        }
+
+        if (inPlace && File.Exists(path))
+        {
+            using var stream = new FileStream(path, System.IO.FileMode.Open, FileAccess.Write, FileShare.ReadWrite);
+            stream.SetLength(0);
+            stream.Write(bytes);
+            stream.Flush(flushToDisk: durability == Durability.PowerLoss);
+            File.SetUnixFileMode(path, FileMode);
+            return true;
         }
 
         AtomicFile.Write(path, bytes, FileMode, durability, syncDirectory: false);
