@@ -9,6 +9,7 @@ internal static partial class Interop
         internal const int SOCK_RAW = 3;
         internal const int SOCK_CLOEXEC = 0x80000;
         internal const int NETLINK_ROUTE = 0;
+        internal const int NETLINK_SOCK_DIAG = 4;
 
         [LibraryImport(Libraries.Libc, EntryPoint = "socket", SetLastError = true)]
         internal static partial int socket(int domain, int type, int protocol);

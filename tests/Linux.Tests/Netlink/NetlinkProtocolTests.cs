@@ -87,7 +87,7 @@ public sealed class NetlinkProtocolTests
     {
         var error = Message(NLMSG_ERROR, 0, Concat(Int(-Errno.EPERM), LinkDump.BuildRequest(Seq).AsSpan(0, 16).ToArray()));
 
-        var e = Assert.Throws<LinuxException>(() => new LinkDumpParser(Seq).Feed(error));
+        var e = Assert.Throws<NetlinkException>(() => new LinkDumpParser(Seq).Feed(error));
 
         Assert.Equal(Errno.EPERM, e.Errno);
         Assert.Contains("EPERM", e.Message);
@@ -99,7 +99,7 @@ public sealed class NetlinkProtocolTests
     [Fact]
     public void Parse_DoneWithANegativeResult_Throws()
     {
-        var e = Assert.Throws<LinuxException>(() => new LinkDumpParser(Seq).Feed(Message(NLMSG_DONE, NLM_F_MULTI, Int(-Errno.ENOMEM))));
+        var e = Assert.Throws<NetlinkException>(() => new LinkDumpParser(Seq).Feed(Message(NLMSG_DONE, NLM_F_MULTI, Int(-Errno.ENOMEM))));
         Assert.Equal(Errno.ENOMEM, e.Errno);
         // A DONE without payload (old kernels) just ends the dump.
         Assert.True(new LinkDumpParser(Seq).Feed(Message(NLMSG_DONE, NLM_F_MULTI, [])));

@@ -12,13 +12,15 @@ public static class LinkDump
     public const int RequestSize = NlMsgHeader.Size + IfInfoMsg.Size;
 
     /// <summary>RTM_GETLINK with NLM_F_REQUEST|NLM_F_DUMP, family AF_UNSPEC, port id 0 (the kernel fills in ours).</summary>
-    public static byte[] BuildRequest(uint sequence)
+    public static NetlinkMessageBuilder Request()
     {
-        var request = new byte[RequestSize];
-        new NlMsgHeader(RequestSize, RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, sequence, 0).Write(request);
-        new IfInfoMsg(AF_UNSPEC, 0, 0, 0, 0).Write(request.AsSpan(NlMsgHeader.Size));
+        var request = new NetlinkMessageBuilder(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, RequestSize);
+        new IfInfoMsg(AF_UNSPEC, 0, 0, 0, 0).Write(request.Reserve(IfInfoMsg.Size));
         return request;
     }
+
+    /// <summary><see cref="Request"/>'s bytes with <paramref name="sequence"/> stamped in.</summary>
+    public static byte[] BuildRequest(uint sequence) => Request().ToArray(sequence);
 
     /// <summary>
     /// Decodes one RTM_NEWLINK payload (ifinfomsg + attributes) into index, IFLA_IFNAME and IFLA_STATS64.
@@ -48,7 +50,7 @@ public static class LinkDump
             : new LinkStatistics(info.Index, name, counters);
     }
 
-    private static LinkCounters ParseCounters(ReadOnlySpan<byte> stats, int index)
+    internal static LinkCounters ParseCounters(ReadOnlySpan<byte> stats, int index)
     {
         if (stats.Length < LinkCounters.Size)
         {
@@ -68,74 +70,43 @@ public static class LinkDump
 }
 
 /// <summary>
-/// Collects the answer to one link dump (one sequence number). Messages of another sequence (left over from an
-/// earlier, abandoned request on the same socket) are skipped.
+/// Collects the answer to one link dump (one sequence number), over <see cref="NetlinkReplyParser"/>. Messages of
+/// another sequence (left over from an earlier, abandoned request on the same socket) are skipped.
 /// </summary>
 public sealed class LinkDumpParser(uint sequence)
 {
+    private readonly NetlinkReplyParser _reply = new(sequence, dump: true);
     private readonly List<LinkStatistics> _links = [];
 
-    public uint Sequence { get; } = sequence;
+    public uint Sequence => _reply.Sequence;
 
     /// <summary>The links seen so far, in dump order.</summary>
     public IReadOnlyList<LinkStatistics> Links => _links;
 
     /// <summary>NLMSG_DONE was seen: the dump is complete.</summary>
-    public bool Done { get; private set; }
+    public bool Done => _reply.Done;
 
     /// <summary>
     /// A message carried NLM_F_DUMP_INTR: the link table changed during the dump, which may therefore be
     /// inconsistent; the caller should dump again.
     /// </summary>
-    public bool Interrupted { get; private set; }
+    public bool Interrupted => _reply.Interrupted;
 
     /// <summary>Parses one datagram; returns <see cref="Done"/>.</summary>
     /// <exception cref="NetlinkFormatException">A truncated or malformed message.</exception>
-    /// <exception cref="LinuxException">The kernel answered NLMSG_ERROR (or NLMSG_DONE) with an errno.</exception>
+    /// <exception cref="NetlinkException">The kernel answered NLMSG_ERROR (or NLMSG_DONE) with an errno.</exception>
     public bool Feed(ReadOnlySpan<byte> datagram)
     {
-        var reader = new NlMsgReader(datagram);
-        while (!Done && reader.TryRead(out var message))
+        var links = _links;
+        _reply.Feed(datagram, (in NlMsgHeader header, ReadOnlySpan<byte> payload) =>
         {
-            var header = message.Header;
-            if (header.Sequence != Sequence)
+            if (header.Type == RTM_NEWLINK)
             {
-                continue;
+                links.Add(LinkDump.ParseLink(payload));
             }
-
-            if ((header.Flags & NLM_F_DUMP_INTR) != 0)
-            {
-                Interrupted = true;
-            }
-
-            switch (header.Type)
-            {
-                case NLMSG_ERROR:
-                    var error = ReadErrno(message.Payload, "NLMSG_ERROR");
-                    if (error != 0)
-                    {
-                        throw new LinuxException(-error, "netlink RTM_GETLINK dump");
-                    }
-                    break;
-                case NLMSG_DONE:
-                    // Since Linux 4.x NLMSG_DONE carries the dump's own result (an int); older kernels may send none.
-                    if (message.Payload.Length >= sizeof(int) && NativeEndian.ReadInt32(message.Payload) is < 0 and var failed)
-                    {
-                        throw new LinuxException(-failed, "netlink RTM_GETLINK dump");
-                    }
-                    Done = true;
-                    break;
-                case RTM_NEWLINK:
-                    _links.Add(LinkDump.ParseLink(message.Payload));
-                    break;
-            }
-        }
-
-        return Done;
+        });
+        return _reply.Error != 0
+            ? throw new NetlinkException(_reply.Error, "netlink RTM_GETLINK dump", _reply.KernelMessage)
+            : _reply.Done;
     }
-
-    private static int ReadErrno(ReadOnlySpan<byte> payload, string what) =>
-        payload.Length < sizeof(int)
-            ? throw new NetlinkFormatException($"truncated {what}: {payload.Length} of {sizeof(int)} bytes")
-            : NativeEndian.ReadInt32(payload);
 }

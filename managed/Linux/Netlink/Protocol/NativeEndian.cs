@@ -44,4 +44,20 @@ internal static class NativeEndian
     }
 
     public static void WriteInt32(Span<byte> destination, int value) => WriteUInt32(destination, unchecked((uint)value));
+
+    public static void WriteUInt64(Span<byte> destination, ulong value)
+    {
+        if (BitConverter.IsLittleEndian)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(destination, value);
+        }
+        else
+        {
+            BinaryPrimitives.WriteUInt64BigEndian(destination, value);
+        }
+    }
+
+    public static short ReadInt16(ReadOnlySpan<byte> source) => unchecked((short)ReadUInt16(source));
+
+    public static void WriteInt16(Span<byte> destination, short value) => WriteUInt16(destination, unchecked((ushort)value));
 }

@@ -17,6 +17,25 @@ public readonly ref struct RtAttr(ushort type, ReadOnlySpan<byte> payload)
         return System.Text.Encoding.UTF8.GetString(end < 0 ? Payload : Payload[..end]);
     }
 
+    public byte AsUInt8() => Payload.Length >= 1 ? Payload[0] : throw Short(1);
+
+    public ushort AsUInt16() => Payload.Length >= 2 ? NativeEndian.ReadUInt16(Payload) : throw Short(2);
+
+    public uint AsUInt32() => Payload.Length >= 4 ? NativeEndian.ReadUInt32(Payload) : throw Short(4);
+
+    public int AsInt32() => unchecked((int)AsUInt32());
+
+    public ulong AsUInt64() => Payload.Length >= 8 ? NativeEndian.ReadUInt64(Payload) : throw Short(8);
+
+    /// <summary>The payload must hold at least <paramref name="size"/> bytes (a fixed structure); returns it.</summary>
+    public ReadOnlySpan<byte> AtLeast(int size, string what) =>
+        Payload.Length >= size
+            ? Payload
+            : throw new NetlinkFormatException($"attribute {Type} ({what}) has {Payload.Length} bytes, at least {size} expected");
+
+    private NetlinkFormatException Short(int size) =>
+        new($"attribute {Type} has {Payload.Length} bytes, at least {size} expected");
+
     /// <summary>Bytes one attribute with <paramref name="payloadLength"/> bytes takes, padding included.</summary>
     public static int SpaceFor(int payloadLength) => NlMsgHeader.Align(HeaderSize + payloadLength);
 
