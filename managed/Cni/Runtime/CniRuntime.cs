@@ -464,20 +464,52 @@ public sealed class CniRuntime
             }
         }
 
-        if (CniFeatures.SupportsGc(list.CniVersion))
+        errors.AddRange(await SendGcCoreAsync(list, validSet, cancellationToken).ConfigureAwait(false));
+        return errors;
+    }
+
+    /// <summary>
+    /// The second half of <see cref="GcNetworkListAsync"/> alone: the GC request (spec 1.1.0 and later; nothing for
+    /// older lists or with <c>disableGC</c>) to every plugin of the list, naming the attachments that are still valid,
+    /// so plugins can release what belongs to no valid attachment (e.g. IPAM leases). For a runtime whose cache is not
+    /// shared by every container, whose stale attachments are DELed by other means.
+    /// </summary>
+    public async Task<IReadOnlyList<Exception>> SendGcAsync(
+        NetworkConfigList list,
+        IEnumerable<(string containerId, string ifname)> valid,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(list);
+        ArgumentNullException.ThrowIfNull(valid);
+        if (list.DisableGc)
         {
-            foreach (var plugin in list.Plugins)
+            return [];
+        }
+
+        using var exclusive = await _gate.EnterExclusiveAsync(cancellationToken).ConfigureAwait(false);
+        return await SendGcCoreAsync(list, [.. valid.Select(v => new CniAttachment(v.containerId, v.ifname))], cancellationToken)
+            .ConfigureAwait(false);
+    }
+
+    private async Task<List<Exception>> SendGcCoreAsync(NetworkConfigList list, List<CniAttachment> validSet, CancellationToken cancellationToken)
+    {
+        var errors = new List<Exception>();
+        if (!CniFeatures.SupportsGc(list.CniVersion))
+        {
+            return errors;
+        }
+
+        foreach (var plugin in list.Plugins)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            try
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                try
-                {
-                    var stdin = PluginRequests.BuildGc(list, plugin.Index, validSet);
-                    await RunAsync(PluginCommand.Gc, list.Name, null, plugin, stdin, null, [], cancellationToken).ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    errors.Add(Wrap(PluginCommand.Gc, list.Name, null, plugin, e));
-                }
+                var stdin = PluginRequests.BuildGc(list, plugin.Index, validSet);
+                await RunAsync(PluginCommand.Gc, list.Name, null, plugin, stdin, null, [], cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                errors.Add(Wrap(PluginCommand.Gc, list.Name, null, plugin, e));
             }
         }
 

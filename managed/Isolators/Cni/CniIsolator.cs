@@ -7,6 +7,7 @@ using NetIsolator.Cni.Config;
 using NetIsolator.Cni.Invocation;
 using NetIsolator.Cni.Results;
 using NetIsolator.Cni.Runtime;
+using NetIsolator.Cni.Versions;
 using NetIsolator.Linux;
 
 namespace NetIsolator.Isolators.Cni;
@@ -199,6 +200,45 @@ public sealed class CniIsolator : Isolator
 
             _containers[key] = entry;
             Log(CniLogLevel.Info, $"recovered container '{key}'{(orphanKeys.Contains(key) ? " (orphan)" : "")} with {plan.Networks.Count} network(s)");
+        }
+
+        await GcNetworksAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// CNI GC after recovery (spec 1.1.0): each network whose list speaks 1.1.0 or later is told which attachments are
+    /// still valid, those of the recovered containers, so its plugins can release whatever else they hold (IPAM leases
+    /// of containers whose state was lost with a wiped ROOT, say). The stale attachments this isolator knows of were
+    /// DELed above from their own cache entries; older lists get nothing, as there is no GC before 1.1.0. Failures
+    /// are logged and never fail recovery.
+    /// </summary>
+    private async Task GcNetworksAsync()
+    {
+        ConfigDirectoryContents? configs;
+        lock (_configLock)
+        {
+            configs = _configs;
+        }
+
+        foreach (var list in configs?.Networks ?? [])
+        {
+            if (list.DisableGc || !CniFeatures.SupportsGc(list.CniVersion))
+            {
+                continue;
+            }
+
+            var valid = _containers.Values
+                .Where(e => !e.JoinsParent && !e.HostNetworkImage)
+                .SelectMany(e => e.Plan.Networks.Where(n => n.Name == list.Name).Select(n => (e.Key, n.IfName)))
+                .ToList();
+            var runtime = new CniRuntime(_options.PluginsDirectory!, new ResultCache(Root!), _executor!, _options.PluginTimeout,
+                line => Log(CniLogLevel.Info, line));
+            foreach (var error in await runtime.SendGcAsync(list, valid).ConfigureAwait(false))
+            {
+                Log(CniLogLevel.Warning, $"recovering: GC of CNI network '{list.Name}' failed: {error.Message}");
+            }
+
+            Log(CniLogLevel.Info, $"recovering: GC of CNI network '{list.Name}' with {valid.Count} valid attachment(s)");
         }
     }
 
