@@ -1,0 +1,943 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net.Sockets;
+using Mesos;
+using Mesos.Slave;
+using NetIsolator.Bridge;
+using NetIsolator.Isolators.PortMappingIsolation.Kernel;
+using NetIsolator.Isolators.PortMappingIsolation.Plan;
+using NetIsolator.Linux;
+using NetIsolator.Linux.Netlink;
+using NetIsolator.Linux.Netlink.Route;
+using NetIsolator.Linux.Netlink.Tc;
+
+namespace NetIsolator.Isolators.PortMappingIsolation;
+
+/// <summary>Severity of a line the isolator logs.</summary>
+public enum PortMappingLogLevel
+{
+    Info,
+    Warning,
+    Error,
+}
+
+/// <summary>
+/// Mesos's <c>network/port_mapping</c> isolator (module <c>org_netisolator_PortMappingIsolator</c>): every container
+/// gets its own network namespace with the host's IP, MAC and gateway, a veth <c>mesos&lt;pid&gt;</c>, its
+/// <c>ports</c> resources and a block of ephemeral ports; tc filters on the host steer packets by port (see
+/// <see cref="PortMappingPlans"/> for the packet paths).
+/// </summary>
+/// <remarks>
+/// <list type="bullet">
+/// <item>Everything in the container's namespace that Mesos does with a pre-exec shell script and its
+/// <c>mesos-network-helper update</c> subcommand is done here over netlink, from isolate and update, before the
+/// container's first process runs; the one pre-exec command left makes the bind-mount root a slave mount in the
+/// container's mount namespace (it has to run there).</item>
+/// <item>ARP and ICMP reach the containers through one mirror filter per container (see <see cref="PortMappingPlans"/>),
+/// so there is no 32-container limit and no rewrite of a shared filter on every isolate and cleanup.</item>
+/// <item>Recovery reads the kernel only, as Mesos: pins under the bind-mount root, symlinks under the symlink root,
+/// the source-port filters on each <c>mesos&lt;pid&gt;</c> and its ingress HTB class.</item>
+/// </list>
+/// </remarks>
+public sealed class PortMappingIsolator : Isolator
+{
+    private const int CloneNewNs = 0x00020000;
+    private const int CloneNewNet = 0x40000000;
+
+    private static readonly string[] SnapshotSysctls =
+    [
+        "net/core/somaxconn", "net/core/netdev_max_backlog", "net/core/rmem_max", "net/core/wmem_max",
+        "net/ipv4/tcp_ecn", "net/ipv4/tcp_ecn_fallback", "net/ipv4/tcp_keepalive_time", "net/ipv4/tcp_keepalive_intvl",
+        "net/ipv4/tcp_keepalive_probes", "net/ipv4/tcp_max_syn_backlog", "net/ipv4/tcp_rmem", "net/ipv4/tcp_retries2",
+        "net/ipv4/tcp_synack_retries", "net/ipv4/tcp_wmem",
+        "net/ipv4/neigh/default/gc_thresh1", "net/ipv4/neigh/default/gc_thresh2", "net/ipv4/neigh/default/gc_thresh3",
+    ];
+
+    private readonly PortMappingOptions _options;
+    private readonly Action<PortMappingLogLevel, string> _log;
+    private readonly PlanExecutor _host;
+    private readonly EphemeralPortsAllocator _allocator;
+    private readonly ConcurrentDictionary<string, ContainerInfo> _containers = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _unmanaged = new(StringComparer.Ordinal);
+    private readonly SortedSet<int> _freeFlowIds = [];
+    private readonly IReadOnlyDictionary<string, string> _hostSysctls;
+    private readonly ulong? _perCpuEgress;
+    private readonly ulong? _perCpuIngress;
+
+    /// <summary>The constructor the bridge calls.</summary>
+    public PortMappingIsolator(ModuleParameters parameters)
+        : this(PortMappingOptions.FromParameters(parameters))
+    {
+    }
+
+    /// <summary>
+    /// Mesos's create (reference §1.2): checks the settings against the host, discovers eth0, lo, the host's
+    /// address and gateway, probes the kernel, and applies the host set-up idempotently (so an agent restart finds
+    /// it in place and changes nothing).
+    /// </summary>
+    /// <exception cref="IsolatorException">A setting or a step failed; the message says which.</exception>
+    public PortMappingIsolator(PortMappingOptions options, Action<PortMappingLogLevel, string>? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options;
+        _log = log ?? DefaultLog;
+        if (options.Problem() is { } problem)
+        {
+            throw new IsolatorException(problem);
+        }
+
+        if (!System.Environment.IsPrivilegedProcess)
+        {
+            throw new IsolatorException("Using network isolator requires root permissions");
+        }
+
+        _allocator = new EphemeralPortsAllocator(options.Resources.EphemeralPorts, options.EphemeralPortsPerContainer);
+        try
+        {
+            _host = PlanExecutor.Open(options.HostNetworkNamespace ?? "/proc/self/ns/net");
+        }
+        catch (IOException e)
+        {
+            throw new IsolatorException($"opening the host network namespace '{options.HostNetworkNamespace ?? "/proc/self/ns/net"}': {e.Message}", e);
+        }
+
+        try
+        {
+            var localPortRange = _host.Namespace.Run(() => File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range"));
+            if (options.HostLocalPortRangeProblem(localPortRange) is { } rangeProblem)
+            {
+                throw new IsolatorException(rangeProblem);
+            }
+
+            Host = DiscoverHost();
+            var features = KernelFeatures.Probe();
+            Variants = new TcVariants(features.Basic, features.FqCodel, features.Sfq);
+            if (!features.U32 || !features.Mirred || !features.Ingress || !features.Htb)
+            {
+                throw new IsolatorException($"the kernel lacks traffic-control modules this isolator needs: {features}");
+            }
+
+            var speed = PortMappingOptions.ParseSysfsSpeed(ReadOrNull($"/sys/class/net/{Host.Eth0}/speed"));
+            _perCpuEgress = options.ResolvePerCpuRate(options.Egress, speed);
+            _perCpuIngress = options.ResolvePerCpuRate(options.Ingress, speed);
+            Metrics.PerCpuEgressRateLimit = _perCpuEgress ?? 0;
+            Metrics.PerCpuIngressRateLimit = _perCpuIngress ?? 0;
+            foreach (var (direction, flags) in new[] { ("egress", options.Egress), ("ingress", options.Ingress) })
+            {
+                var (error, warning) = PortMappingOptions.LinkSpeedProblem(direction, flags, speed);
+                if (error is not null)
+                {
+                    throw new IsolatorException(error);
+                }
+
+                if (warning is not null)
+                {
+                    Log(PortMappingLogLevel.Warning, warning);
+                }
+            }
+
+            if (options.EgressUniqueFlowPerContainer && !Variants.FqCodel)
+            {
+                throw new IsolatorException($"'{PortMappingOptions.EgressUniqueFlowParameter}' needs the fq_codel qdisc (sch_fq_codel), which this kernel lacks");
+            }
+
+            if (!_host.Namespace.Run(() => File.Exists($"/proc/sys/net/ipv4/conf/{Host.Lo}/route_localnet")))
+            {
+                throw new IsolatorException("The kernel does not support 'route_localnet'");
+            }
+
+            _host.Apply(options.EgressUniqueFlowPerContainer
+                ? PortMappingPlans.HostSetup(Host, Variants, options.EgressFlowClassifierParent, options.EgressFlowQdiscHandle)
+                : PortMappingPlans.HostSetup(Host, Variants));
+            for (var flow = PortMappingPlans.ContainerMinFlowId; flow < PortMappingPlans.FlowIdEnd; flow++)
+            {
+                _freeFlowIds.Add(flow);
+            }
+
+            _hostSysctls = _host.Namespace.Run(() => SnapshotSysctls
+                .Select(key => (key, value: ReadOrNull("/proc/sys/" + key)?.Trim()))
+                .Where(p => p.value is not null)
+                .ToDictionary(p => p.key, p => p.value!, StringComparer.Ordinal));
+
+            Directory.CreateDirectory(options.BindMountRoot);
+            BindMountRoot = MountPropagation.RealPath(options.BindMountRoot);
+            MountPropagation.EnsureSharedMountPoint(BindMountRoot);
+            Directory.CreateDirectory(options.SymlinkRoot);
+            SymlinkRoot = MountPropagation.RealPath(options.SymlinkRoot);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or ArgumentException)
+        {
+            _host.Dispose();
+            throw new IsolatorException($"setting up the host for network/port_mapping: {e.Message}", e);
+        }
+        catch
+        {
+            _host.Dispose();
+            throw;
+        }
+
+        Log(PortMappingLogLevel.Info, $"network/port_mapping: eth0 '{Host.Eth0}' {Host.Ip}/{Host.PrefixLength} {Host.Mac} mtu {Host.Mtu} via {Host.Gateway}, lo '{Host.Lo}'; {Variants}");
+    }
+
+    public PortMappingOptions Options => _options;
+
+    public HostNetwork Host { get; }
+
+    public TcVariants Variants { get; }
+
+    public PortMappingMetrics Metrics { get; } = new();
+
+    /// <summary>Realpath of the bind-mount root: a container's namespace is pinned at <c>&lt;root&gt;/&lt;pid&gt;</c>.</summary>
+    public string BindMountRoot { get; }
+
+    /// <summary>Realpath of the symlink root: <c>&lt;root&gt;/&lt;container id&gt;</c> → its pin.</summary>
+    public string SymlinkRoot { get; }
+
+    private TcHandle? FlowQdisc => _options.EgressUniqueFlowPerContainer ? _options.EgressFlowQdiscHandle : null;
+
+    // ----------------------------------------------------------------------------------------------------------
+    // prepare
+
+    public override Task<ContainerLaunchInfo?> PrepareAsync(ContainerID containerId, ContainerConfig config)
+    {
+        try
+        {
+            return Task.FromResult<ContainerLaunchInfo?>(Prepare(containerId, config));
+        }
+        catch (Exception e)
+        {
+            return Task.FromException<ContainerLaunchInfo?>(e);
+        }
+    }
+
+    private ContainerLaunchInfo Prepare(ContainerID containerId, ContainerConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(containerId);
+        ArgumentNullException.ThrowIfNull(config);
+        var key = Key(containerId);
+        var step = $"preparing container '{key}'";
+        if (_unmanaged.ContainsKey(key))
+        {
+            throw new IsolatorException($"{step}: Asked to prepare an unmanaged container");
+        }
+
+        if (_containers.ContainsKey(key))
+        {
+            throw new IsolatorException($"{step}: Container has already been prepared");
+        }
+
+        AgentResources resources;
+        try
+        {
+            resources = AgentResources.FromResources(config.Resources);
+        }
+        catch (FormatException e)
+        {
+            throw new IsolatorException($"{step}: {e.Message}", e);
+        }
+
+        if (!_options.Resources.Ports.Contains(resources.Ports))
+        {
+            throw new IsolatorException($"{step}: Some non-ephemeral ports specified in {resources.Ports} are not managed by the agent");
+        }
+
+        if (!resources.EphemeralPorts.IsEmpty)
+        {
+            Log(PortMappingLogLevel.Warning, $"{step}: ignoring the ephemeral_ports resource {resources.EphemeralPorts}: the isolator allocates them");
+        }
+
+        PortRange ephemeral;
+        try
+        {
+            ephemeral = _allocator.Allocate();
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new IsolatorException($"{step}: Failed to allocate ephemeral ports: {e.Message}", e);
+        }
+
+        var info = new ContainerInfo(containerId, key)
+        {
+            Ports = resources.Ports,
+            Ephemeral = ephemeral,
+            Egress = _options.Egress.Compute(_perCpuEgress, resources.Cpus),
+            Ingress = _options.Ingress.Compute(_perCpuIngress, resources.Cpus),
+        };
+        if (!_containers.TryAdd(key, info))
+        {
+            _allocator.Deallocate(ephemeral.ToSet());
+            throw new IsolatorException($"{step}: Container has already been prepared");
+        }
+
+        Log(PortMappingLogLevel.Info, $"{step}: ports {resources.Ports}, ephemeral ports {ephemeral}");
+        var launch = new ContainerLaunchInfo { CloneNamespaces = { CloneNewNet, CloneNewNs } };
+#pragma warning disable CS0612 // pre_exec_commands: deprecated in Mesos's proto, still what the launcher runs first.
+        // The container's mount namespace is a copy of the host's: make the bind-mount root a slave there, so that
+        // unmounts of other containers' pins on the host reach it and its own mounts do not reach the host (MESOS-1558).
+        launch.PreExecCommands.Add(new CommandInfo { Shell = false, Value = "mount", Arguments = { "mount", "--make-rslave", BindMountRoot } });
+#pragma warning restore CS0612
+        return launch;
+    }
+
+    // ----------------------------------------------------------------------------------------------------------
+    // isolate
+
+    public override async Task IsolateAsync(ContainerID containerId, int pid)
+    {
+        ArgumentNullException.ThrowIfNull(containerId);
+        var key = Key(containerId);
+        var step = $"isolating container '{key}' (pid {pid})";
+        if (_unmanaged.ContainsKey(key))
+        {
+            throw new IsolatorException($"{step}: Asked to isolate an unmanaged container");
+        }
+
+        if (!_containers.TryGetValue(key, out var info))
+        {
+            throw new IsolatorException($"{step}: Unknown container");
+        }
+
+        await info.Lock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (info.Pid is not null)
+            {
+                throw new IsolatorException($"{step}: The container has already been isolated");
+            }
+
+            info.Pid = pid;
+            if (_options.EgressUniqueFlowPerContainer)
+            {
+                lock (_freeFlowIds)
+                {
+                    info.FlowId = _freeFlowIds.Count > 0 ? _freeFlowIds.Min : throw new IsolatorException($"{step}: no free egress flow id left (3-1023)");
+                    _freeFlowIds.Remove(info.FlowId.Value);
+                }
+            }
+
+            info.Ranges.AddRange(PortRange.Decompose(info.WantedPorts));
+            var pin = PinPath(pid);
+            Try(step, $"pinning /proc/{pid}/ns/net at '{pin}'", () => PersistentNetworkNamespace.Pin(string.Create(CultureInfo.InvariantCulture, $"/proc/{pid}/ns/net"), pin));
+            Try(step, $"linking '{SymlinkPath(key)}' to '{pin}'", () =>
+            {
+                File.Delete(SymlinkPath(key));
+                File.CreateSymbolicLink(SymlinkPath(key), pin);
+            });
+            info.Inside = Try(step, $"opening the container's namespace '{pin}'", () => PlanExecutor.Open(pin));
+
+            var network = info.Network();
+            var created = Try(step, $"creating veth '{network.Veth}'", () => _host.Query(socket => socket.CreateVeth(
+                new VethPair(network.Veth, Host.Eth0) { Mac = Host.Mac, PeerMac = Host.Mac, Mtu = Host.Mtu, PeerNamespace = info.Inside.Namespace })));
+            if (!created)
+            {
+                throw new IsolatorException($"{step}: Virtual ethernet pair {network.Veth} already exists");
+            }
+
+            ApplyHostSide(step, network, PortMappingPlans.ContainerHostSide(Host, Variants, network, FlowQdisc));
+            Try(step, "setting up the container's network namespace", () =>
+                info.Inside.Apply(PortMappingPlans.ContainerInside(Host, Variants, network, hostHasRouteLocalnet: true, _hostSysctls)));
+            Log(PortMappingLogLevel.Info, $"{step}: veth {network.Veth}, {info.Ranges.Count} port range(s)");
+        }
+        finally
+        {
+            info.Lock.Release();
+        }
+    }
+
+    /// <summary>Applies host-side steps one by one, counting a failed filter under Mesos's metric for it.</summary>
+    private void ApplyHostSide(string step, ContainerNetwork network, IEnumerable<PlanStep> steps)
+    {
+        foreach (var planStep in steps)
+        {
+            try
+            {
+                _host.Apply([planStep]);
+            }
+            catch (IOException e)
+            {
+                if (planStep is FilterStep filter && PortMappingMetrics.Stem(filter.Filter, Host, network.Veth) is { } stem)
+                {
+                    Metrics.Increment($"adding_{stem}_filters_errors");
+                }
+
+                throw new IsolatorException($"{step}: {e.Message}", e);
+            }
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------------------------
+    // update
+
+    public override async Task UpdateAsync(ContainerID containerId, IReadOnlyList<Resource> resourceRequests, IReadOnlyDictionary<string, Value.Types.Scalar> resourceLimits)
+    {
+        ArgumentNullException.ThrowIfNull(containerId);
+        ArgumentNullException.ThrowIfNull(resourceRequests);
+        var key = Key(containerId);
+        var step = $"updating container '{key}'";
+        if (_unmanaged.ContainsKey(key) || !_containers.TryGetValue(key, out var info))
+        {
+            return;
+        }
+
+        await info.Lock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (info.Pid is null || info.Inside is null)
+            {
+                throw new IsolatorException($"{step}: The container has not been isolated");
+            }
+
+            var resources = AgentResources.FromResources(resourceRequests);
+            if (!_options.Resources.Ports.Contains(resources.Ports))
+            {
+                throw new IsolatorException($"{step}: Some non-ephemeral ports specified in {resources.Ports} are not managed by the agent");
+            }
+
+            var network = info.Network();
+            var ingress = _options.Ingress.Compute(_perCpuIngress, resources.Cpus);
+            if (ingress != info.Ingress && (info.Ingress is not null || _options.IngressIsolateExistingContainers))
+            {
+                Try(step, "Failed to update ingress HTB", () => ChangeShaping(_host, network.Veth, ingress));
+                info.Ingress = ingress;
+            }
+
+            var egress = _options.Egress.Compute(_perCpuEgress, resources.Cpus);
+            if (egress != info.Egress)
+            {
+                info.Egress = egress;
+                Try(step, "updating egress HTB in the container", () => ChangeShaping(info.Inside, Host.Eth0, egress));
+            }
+
+            if (resources.Ports.Equals(info.Ports))
+            {
+                return;
+            }
+
+            var (toAdd, toRemove) = PortMappingPlans.PortChanges(info.Ranges, info.Ephemeral, resources.Ports);
+            foreach (var range in toAdd)
+            {
+                ApplyHostSide(step, network, PortMappingPlans.RangeSteps(Host, network, range, FlowQdisc));
+                Try(step, $"adding container filters for {range}", () => info.Inside.Apply(PortMappingPlans.InsideRangeFilters(Host, range).Select(f => new FilterStep(f))));
+                info.Ranges.Add(range);
+            }
+
+            foreach (var range in toRemove)
+            {
+                // Host filters first, so no packet is steered to a veth whose filters are gone.
+                RemoveFilters(step, network, PortMappingPlans.HostRangeFilters(Host, network, range, FlowQdisc).Concat(PortMappingPlans.VethRangeFilters(Host, network, range)));
+                foreach (var filter in PortMappingPlans.InsideRangeFilters(Host, range))
+                {
+                    info.Inside.Remove(filter);
+                }
+
+                info.Ranges.Remove(range);
+            }
+
+            info.Ports = resources.Ports;
+            Log(PortMappingLogLevel.Info, $"{step}: ports now {resources.Ports} (+{toAdd.Count}/-{toRemove.Count} range(s))");
+        }
+        finally
+        {
+            info.Lock.Release();
+        }
+    }
+
+    private void ChangeShaping(PlanExecutor executor, string device, HtbConfig? config)
+    {
+        var present = executor.Query(socket => socket.GetHtbClass(device, PortMappingPlans.HtbClass));
+        if (config is null)
+        {
+            if (present is not null)
+            {
+                executor.Query(socket => socket.DeleteQdisc(device, TcHandle.Root));
+            }
+
+            return;
+        }
+
+        executor.Apply(PortMappingPlans.Shaping(device, config, Variants));
+    }
+
+    private List<string> RemoveFilters(string step, ContainerNetwork network, IEnumerable<FilterSpec> filters)
+    {
+        var errors = new List<string>();
+        foreach (var filter in filters)
+        {
+            var stem = PortMappingMetrics.Stem(filter, Host, network.Veth);
+            try
+            {
+                if (!_host.Remove(filter) && stem is not null)
+                {
+                    Metrics.Increment($"removing_{stem}_filters_do_not_exist");
+                }
+            }
+            catch (IOException e)
+            {
+                if (stem is not null)
+                {
+                    Metrics.Increment($"removing_{stem}_filters_errors");
+                }
+
+                errors.Add($"{step}: {e.Message}");
+            }
+        }
+
+        return errors;
+    }
+
+    // ----------------------------------------------------------------------------------------------------------
+    // usage
+
+    public override Task<ResourceStatistics> UsageAsync(ContainerID containerId)
+    {
+        try
+        {
+            return Task.FromResult(Usage(containerId));
+        }
+        catch (Exception e)
+        {
+            return Task.FromException<ResourceStatistics>(e);
+        }
+    }
+
+    /// <summary>
+    /// The container's counters as it sees them: the host end of its veth, receive and transmit swapped; its
+    /// limits; its ephemeral range; the host-side ingress shaping statistics. One RTM_GETLINK, no process.
+    /// </summary>
+    private ResourceStatistics Usage(ContainerID containerId)
+    {
+        ArgumentNullException.ThrowIfNull(containerId);
+        var statistics = new ResourceStatistics { Timestamp = (DateTime.UtcNow - DateTime.UnixEpoch).TotalSeconds };
+        if (!_containers.TryGetValue(Key(containerId), out var info) || info.Pid is not { } pid)
+        {
+            return statistics;
+        }
+
+        var veth = ContainerNetwork.VethName(pid);
+        var link = _host.Query(socket => socket.GetLink(veth))
+            ?? throw new IsolatorException($"collecting the network usage of container '{info.Key}': Failed to find link: {veth}");
+        if (link.Counters is { } c)
+        {
+            statistics.NetRxPackets = c.TxPackets;
+            statistics.NetRxBytes = c.TxBytes;
+            statistics.NetRxErrors = c.TxErrors;
+            statistics.NetRxDropped = c.TxDropped;
+            statistics.NetTxPackets = c.RxPackets;
+            statistics.NetTxBytes = c.RxBytes;
+            statistics.NetTxErrors = c.RxErrors;
+            statistics.NetTxDropped = c.RxDropped;
+        }
+
+        if (info.Egress is { } egress)
+        {
+            statistics.NetTxRateLimit = egress.Rate;
+            if (egress.Ceil is { } ceil)
+            {
+                statistics.NetTxBurstRateLimit = ceil;
+                if (egress.Burst is { } burst)
+                {
+                    statistics.NetTxBurstSize = burst;
+                }
+            }
+        }
+
+        if (info.Ingress is { } ingress)
+        {
+            statistics.NetRxRateLimit = ingress.Rate;
+            if (ingress.Ceil is { } ceil)
+            {
+                statistics.NetRxBurstRateLimit = ceil;
+                if (ingress.Burst is { } burst)
+                {
+                    statistics.NetRxBurstSize = burst;
+                }
+            }
+
+            AddQdiscStatistics(statistics, _host, veth, "ingress_");
+        }
+
+        if (info.Ephemeral is { } ephemeral)
+        {
+            statistics.NetEphemeralPorts = new Value.Types.Range { Begin = (ulong)ephemeral.Begin, End = (ulong)ephemeral.End };
+        }
+
+        if (info.Egress is not null && info.Inside is { } inside)
+        {
+            AddQdiscStatistics(statistics, inside, Host.Eth0, "");
+        }
+
+        return statistics;
+    }
+
+    /// <summary>The HTB root as <c>{prefix}bw_limit</c> and the leaf under 1:1 (whatever its kind) as <c>{prefix}bloat_reduction</c>.</summary>
+    private static void AddQdiscStatistics(ResourceStatistics statistics, PlanExecutor executor, string device, string prefix)
+    {
+        foreach (var (parent, id) in new[] { (TcHandle.Root, "bw_limit"), (PortMappingPlans.HtbClass, "bloat_reduction") })
+        {
+            if (executor.Query(socket => socket.GetQdisc(device, parent))?.Statistics is { } s)
+            {
+                statistics.NetTrafficControlStatistics.Add(new TrafficControlStatistics
+                {
+                    Id = prefix + id,
+                    Backlog = s.Backlog,
+                    Bytes = s.Bytes,
+                    Drops = s.Drops,
+                    Overlimits = s.Overlimits,
+                    Packets = s.Packets,
+                    Qlen = s.Qlen,
+                    Ratebps = s.RateBps,
+                    Ratepps = s.RatePps,
+                    Requeues = s.Requeues,
+                });
+            }
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------------------------
+    // cleanup
+
+    public override async Task CleanupAsync(ContainerID containerId)
+    {
+        ArgumentNullException.ThrowIfNull(containerId);
+        var key = Key(containerId);
+        if (_unmanaged.TryRemove(key, out _) || !_containers.TryRemove(key, out var info))
+        {
+            return;
+        }
+
+        await info.Lock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            var errors = Cleanup(info, key);
+            if (errors.Count > 0)
+            {
+                throw new IsolatorException($"cleaning up container '{key}': {string.Join(", ", errors)}");
+            }
+        }
+        finally
+        {
+            info.Lock.Release();
+        }
+    }
+
+    /// <summary>Mesos's <c>_cleanup</c>: best effort, every step tried, the failures returned.</summary>
+    private List<string> Cleanup(ContainerInfo info, string? key)
+    {
+        var step = $"cleaning up container '{info.Key}'";
+        var errors = new List<string>();
+        if (info.Ephemeral is { } ephemeral)
+        {
+            _allocator.Deallocate(ephemeral.ToSet());
+        }
+
+        if (info.Pid is not { } pid)
+        {
+            info.Inside?.Dispose();
+            return errors;
+        }
+
+        var network = info.Network();
+        foreach (var range in info.Ranges)
+        {
+            errors.AddRange(RemoveFilters(step, network, PortMappingPlans.HostRangeFilters(Host, network, range, FlowQdisc)));
+        }
+
+        errors.AddRange(RemoveFilters(step, network, PortMappingPlans.HostMirrorFilters(Host, Variants, network)));
+        if (info.FlowId is { } flow)
+        {
+            lock (_freeFlowIds)
+            {
+                _freeFlowIds.Add(flow);
+            }
+        }
+
+        info.Inside?.Dispose();
+        try
+        {
+            _host.DeleteLink(network.Veth);
+        }
+        catch (IOException e)
+        {
+            errors.Add(e.Message);
+        }
+
+        try
+        {
+            if (key is not null && File.Exists(SymlinkPath(key)))
+            {
+                File.Delete(SymlinkPath(key));
+            }
+
+            PersistentNetworkNamespace.Remove(PinPath(pid));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            errors.Add($"{step}: {e.Message}");
+        }
+
+        Log(errors.Count == 0 ? PortMappingLogLevel.Info : PortMappingLogLevel.Error, $"{step}: {(errors.Count == 0 ? "done" : string.Join(", ", errors))}");
+        return errors;
+    }
+
+    // ----------------------------------------------------------------------------------------------------------
+    // recover
+
+    /// <summary>
+    /// Mesos's recover (reference §3.9), from the kernel and the pins alone: every <c>mesos&lt;pid&gt;</c> link with
+    /// a pin is a container; its ranges are the source ports of its veth filters, split into its ephemeral block
+    /// (inside the pool) and its ports; the symlinks name it. Known containers and known orphans are kept, unknown
+    /// ones cleaned at once; pins without a veth are removed; checkpointed containers without a veth are unmanaged.
+    /// </summary>
+    public override Task RecoverAsync(IReadOnlyList<ContainerState> states, IReadOnlyList<ContainerID> orphans)
+    {
+        ArgumentNullException.ThrowIfNull(states);
+        ArgumentNullException.ThrowIfNull(orphans);
+        var vethPids = _host.Query(socket => socket.GetLinks())
+            .Select(l => l.Name)
+            .Where(n => n.StartsWith(ContainerNetwork.VethPrefix, StringComparison.Ordinal))
+            .Select(n => int.TryParse(n.AsSpan(ContainerNetwork.VethPrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) ? pid : -1)
+            .Where(pid => pid > 0)
+            .ToHashSet();
+
+        foreach (var entry in Directory.EnumerateFileSystemEntries(BindMountRoot))
+        {
+            if (int.TryParse(Path.GetFileName(entry), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && !vethPids.Contains(pid))
+            {
+                PersistentNetworkNamespace.Remove(entry);
+            }
+        }
+
+        var idsByPid = new Dictionary<int, List<string>>();
+        foreach (var link in Directory.EnumerateFileSystemEntries(SymlinkRoot))
+        {
+            var target = new FileInfo(link).LinkTarget;
+            if (target is null || !int.TryParse(Path.GetFileName(target), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || !vethPids.Contains(pid))
+            {
+                File.Delete(link);
+                continue;
+            }
+
+            idsByPid.TryAdd(pid, []);
+            idsByPid[pid].Add(Path.GetFileName(link));
+        }
+
+        var orphanKeys = orphans.Select(Key).ToHashSet(StringComparer.Ordinal);
+        var stateByKey = states.ToDictionary(s => Key(s.ContainerId), s => s, StringComparer.Ordinal);
+        foreach (var (stateKey, state) in stateByKey)
+        {
+            if (state.Pid > int.MaxValue || !vethPids.Contains((int)state.Pid))
+            {
+                _unmanaged[stateKey] = 0;
+            }
+        }
+
+        foreach (var pid in vethPids.Order())
+        {
+            var ids = idsByPid.GetValueOrDefault(pid) ?? [];
+            var key = stateByKey.Values.FirstOrDefault(s => s.Pid == (ulong)pid) is { } known ? Key(known.ContainerId) : ids.Count == 1 ? ids[0] : null;
+            var info = RecoverOne(pid, key ?? string.Create(CultureInfo.InvariantCulture, $"pid {pid}"));
+            if (key is not null && (stateByKey.ContainsKey(key) || orphanKeys.Contains(key)))
+            {
+                _containers[key] = info;
+                Log(PortMappingLogLevel.Info, $"recovered container '{key}' (veth {ContainerNetwork.VethName(pid)}, {info.Ranges.Count} range(s))");
+                continue;
+            }
+
+            var errors = Cleanup(info, key);
+            if (errors.Count > 0)
+            {
+                throw new IsolatorException($"recovering: cleaning up unknown orphan {info.Key}: {string.Join(", ", errors)}");
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private ContainerInfo RecoverOne(int pid, string key)
+    {
+        var veth = ContainerNetwork.VethName(pid);
+        var step = $"recovering container '{key}' (veth {veth})";
+        var info = new ContainerInfo(new ContainerID { Value = key }, key) { Pid = pid };
+        var ephemeral = PortSet.Empty;
+        var ports = PortSet.Empty;
+        var filters = _host.Query(socket => socket.GetFilters(veth, TcHandle.Ingress, PortMappingPlans.IpLowPriority));
+        foreach (var filter in filters.OfType<U32Filter>())
+        {
+            var key20 = filter.Keys.Where(k => k.Offset == 20 && (k.Mask & 0xffff) == 0).Select(k => (U32Key?)k).FirstOrDefault()
+                ?? throw new IsolatorException($"{step}: Unexpected IP filter detected on {veth}: no source ports");
+            var range = PortRange.FromBeginMask((int)(key20.Value >> 16), (ushort)(key20.Mask >> 16));
+            info.Ranges.Add(range);
+            if (_options.Resources.Ports.Contains(range.ToSet()))
+            {
+                ports = ports.Union(range.ToSet());
+            }
+            else if (_allocator.IsManaged(range.ToSet()))
+            {
+                ephemeral = ephemeral.Union(range.ToSet());
+            }
+            else
+            {
+                throw new IsolatorException($"{step}: Unexpected IP filter detected on {veth}: {range} is neither managed nor ephemeral");
+            }
+        }
+
+        info.Ports = ports;
+        if (!ephemeral.IsEmpty)
+        {
+            var interval = ephemeral.Intervals.Count == 1 ? ephemeral.Intervals[0] : throw new IsolatorException($"{step}: more than one ephemeral block {ephemeral}");
+            info.Ephemeral = PortRange.FromBeginEnd(interval.Begin, interval.End);
+            _allocator.Allocate(ephemeral);
+        }
+
+        if (_host.Query(socket => socket.GetHtbClass(veth, PortMappingPlans.HtbClass)) is { } ingress)
+        {
+            info.Ingress = new HtbConfig(ingress.Rate, ingress.Ceil, ingress.Burst);
+        }
+
+        var pin = PinPath(pid);
+        if (PersistentNetworkNamespace.IsPinned(pin))
+        {
+            info.Inside = PlanExecutor.Open(pin);
+            if (info.Inside.Query(socket => socket.GetHtbClass(Host.Eth0, PortMappingPlans.HtbClass)) is { } egress)
+            {
+                info.Egress = new HtbConfig(egress.Rate, egress.Ceil, egress.Burst);
+            }
+        }
+
+        return info;
+    }
+
+    // ----------------------------------------------------------------------------------------------------------
+    // helpers
+
+    public override ValueTask DisposeAsync()
+    {
+        foreach (var info in _containers.Values)
+        {
+            info.Inside?.Dispose();
+        }
+
+        _host.Dispose();
+        return base.DisposeAsync();
+    }
+
+    private HostNetwork DiscoverHost() => _host.Query(socket =>
+    {
+        var route = socket.GetDefaultRoute();
+        var eth0 = _options.Eth0Name is { } name
+            ? socket.GetLink(name) ?? throw new IsolatorException($"the public interface '{name}' (eth0_name) does not exist")
+            : route?.OutputIndex is { } index ? socket.RequireLink(index) : throw new IsolatorException("Network Isolator failed to find a public interface: no default route");
+        var lo = _options.LoName is { } loName
+            ? socket.GetLink(loName) ?? throw new IsolatorException($"the loopback interface '{loName}' (lo_name) does not exist")
+            : socket.FindLoopback() ?? throw new IsolatorException("Network Isolator failed to find a loopback interface");
+        var address = socket.GetAddresses(AddressFamily.InterNetwork, eth0.Index).FirstOrDefault()
+            ?? throw new IsolatorException($"the public interface '{eth0.Name}' has no IPv4 address");
+        var gateway = socket.GetDefaultGateway()?.Gateway
+            ?? throw new IsolatorException("no default gateway");
+        var mac = eth0.Mac ?? throw new IsolatorException($"the public interface '{eth0.Name}' has no MAC address");
+        return new HostNetwork(eth0.Name, lo.Name, mac, address.Address, address.PrefixLength, gateway, eth0.Mtu);
+    });
+
+    private string PinPath(int pid) => Path.Join(BindMountRoot, pid.ToString(CultureInfo.InvariantCulture));
+
+    private string SymlinkPath(string key) => Path.Join(SymlinkRoot, key);
+
+    /// <summary>The container's id as a file name (port mapping is never asked about nested containers).</summary>
+    private static string Key(ContainerID containerId)
+    {
+        var key = containerId.Value;
+        return string.IsNullOrEmpty(key) || key.Contains('/', StringComparison.Ordinal) || key is "." or ".."
+            ? throw new IsolatorException($"container ID '{key}' cannot name a file")
+            : key;
+    }
+
+    private static T Try<T>(string step, string what, Func<T> action)
+    {
+        try
+        {
+            return action();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            throw new IsolatorException($"{step}: {what}: {e.Message}", e);
+        }
+    }
+
+    private static void Try(string step, string what, Action action) => Try(step, what, () =>
+    {
+        action();
+        return true;
+    });
+
+    private static string? ReadOrNull(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private void Log(PortMappingLogLevel level, string message)
+    {
+        try
+        {
+            _log(level, message);
+        }
+        catch (Exception)
+        {
+            // A broken logger must not break the container.
+        }
+    }
+
+    private static void DefaultLog(PortMappingLogLevel level, string message)
+    {
+        switch (level)
+        {
+            case PortMappingLogLevel.Error:
+                BridgeLog.LogError(message);
+                break;
+            case PortMappingLogLevel.Warning:
+                BridgeLog.LogWarning(message);
+                break;
+            default:
+                BridgeLog.LogInfo(message);
+                break;
+        }
+    }
+
+    /// <summary>What the isolator knows of one container (Mesos's <c>Info</c>).</summary>
+    private sealed class ContainerInfo(ContainerID containerId, string key)
+    {
+        public ContainerID ContainerId { get; } = containerId;
+
+        public string Key { get; } = key;
+
+        public PortSet Ports { get; set; } = PortSet.Empty;
+
+        public PortRange? Ephemeral { get; set; }
+
+        public HtbConfig? Egress { get; set; }
+
+        public HtbConfig? Ingress { get; set; }
+
+        public int? Pid { get; set; }
+
+        public int? FlowId { get; set; }
+
+        /// <summary>The ranges its filters hold, as installed (update does not re-cut ranges that stay).</summary>
+        public List<PortRange> Ranges { get; } = [];
+
+        /// <summary>Its namespace, through its pin.</summary>
+        public PlanExecutor? Inside { get; set; }
+
+        public SemaphoreSlim Lock { get; } = new(1, 1);
+
+        public PortSet WantedPorts => Ephemeral is { } e ? Ports.Union(e.ToSet()) : Ports;
+
+        public ContainerNetwork Network() => new(Pid!.Value, Ranges, Ephemeral, Egress, Ingress, FlowId);
+    }
+}
