@@ -12,6 +12,7 @@ packages=(
   gcc                                   # the interop layout test compiles C _Static_asserts
   iproute2 containernetworking-plugins  # namespaces and real CNI plugins for the network tests
   iptables                              # used by the portmap plugin in the CNI runtime tests
+  conntrack                             # mesos-cni-port-mapper flushes UDP conntrack entries of mapped ports
 )
 missing=()
 for package in "${packages[@]}"; do

@@ -1,8 +1,11 @@
+using System.Runtime.CompilerServices;
+
 namespace NetIsolator.Testing;
 
 /// <summary>
-/// The native executables CMake builds (scripts/setup.sh; CI builds them before running the managed tests), found
-/// from the test assembly by walking up to the repository root.
+/// The native executables CMake builds (scripts/setup.sh; CI builds them before running the managed tests), found by
+/// walking up to the repository root from the test assembly, or, for assemblies built elsewhere (a private
+/// <c>--artifacts-path</c>), from this source file's place in the checkout.
 /// </summary>
 public static class BuildTree
 {
@@ -23,16 +26,24 @@ public static class BuildTree
     /// <summary><c>build/bin/netisolator-helper</c>, the NativeAOT helper subcommands.</summary>
     public static string Helper => Executable("netisolator-helper");
 
+    /// <summary><c>build/bin/mesos-cni-port-mapper</c>, the NativeAOT CNI port-mapper plugin.</summary>
+    public static string PortMapper => Executable("mesos-cni-port-mapper");
+
     private static string FindRepositoryRoot()
     {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        foreach (var start in new[] { AppContext.BaseDirectory, Path.GetDirectoryName(ThisFile())! })
         {
-            if (File.Exists(Path.Join(directory.FullName, "Isolator.sln")))
+            for (var directory = new DirectoryInfo(start); directory is not null; directory = directory.Parent)
             {
-                return directory.FullName;
+                if (File.Exists(Path.Join(directory.FullName, "Isolator.sln")))
+                {
+                    return directory.FullName;
+                }
             }
         }
 
-        throw new DirectoryNotFoundException($"no Isolator.sln above '{AppContext.BaseDirectory}'");
+        throw new DirectoryNotFoundException($"no Isolator.sln above '{AppContext.BaseDirectory}' or '{ThisFile()}'");
     }
+
+    private static string ThisFile([CallerFilePath] string path = "") => path;
 }

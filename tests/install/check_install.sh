@@ -12,7 +12,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 cmake --install "$build" --prefix "$prefix" >/dev/null
 
 lib=$prefix/lib/netisolator
-for file in "$prefix/bin/isolator" "$prefix/bin/netisolator-helper" "$lib/libnetisolator_provider.so" "$lib/NetIsolator.Isolators.dll" \
+for file in "$prefix/bin/isolator" "$prefix/bin/netisolator-helper" "$prefix/libexec/netisolator/cni/mesos-cni-port-mapper" "$lib/libnetisolator_provider.so" "$lib/NetIsolator.Isolators.dll" \
             "$lib/NetIsolator.Isolators.runtimeconfig.json" "$lib/NetIsolator.Isolators.deps.json" \
             "$lib/NetIsolator.Bridge.dll" "$lib/Google.Protobuf.dll" "$prefix/share/netisolator/mesos-module.json"; do
   [ -e "$file" ] || fail "missing $file"
