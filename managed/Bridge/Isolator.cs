@@ -73,6 +73,23 @@ public abstract class Isolator : IAsyncDisposable
     /// </summary>
     public virtual Task CleanupAsync(ContainerID containerId) => Task.CompletedTask;
 
+    /// <summary>
+    /// The isolator's counters and gauges, each under its full name as the agent's <c>/metrics/snapshot</c> lists
+    /// it (Mesos's isolators use <c>&lt;isolator&gt;/&lt;metric&gt;</c>, e.g.
+    /// <c>port_mapping/adding_veth_ip_filters_errors</c>). Default: none.
+    /// </summary>
+    /// <remarks>
+    /// The Mesos shim asks once right after the isolator is created and registers one libprocess gauge per name
+    /// of that answer; afterwards it asks each time the agent's snapshot is read (one call serves every gauge read
+    /// at that moment). So report every name from construction on (counters start at 0) and keep the set fixed:
+    /// names that appear later are not shown, and a name that goes missing drops out of the snapshot. Names must
+    /// not be empty and values must be finite; otherwise the whole answer is refused with a text naming the metric.
+    /// Runs on a thread-pool thread, concurrently with the lifecycle calls: keep it cheap and thread-safe.
+    /// </remarks>
+    public virtual IReadOnlyDictionary<string, double> MetricsSnapshot() => NoMetrics;
+
+    private static readonly IReadOnlyDictionary<string, double> NoMetrics = new Dictionary<string, double>();
+
     /// <summary>Called when the host destroys the isolator, after its calls in flight have completed.</summary>
     public virtual ValueTask DisposeAsync()
     {

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Google.Protobuf;
 using Mesos;
 using NetIsolator.Contracts.Bridge;
@@ -92,10 +93,38 @@ internal static class LifecycleOperations
                 await host.CleanupAsync(((CleanupRequest)request).ContainerId).ConfigureAwait(false);
                 return s_nothing;
             }),
+        new("metrics", nameof(MetricsRequest), MetricsRequest.Parser, _ => null,
+            _ => "the isolator",
+            (host, _) => Task.FromResult<IMessage?>(MetricsAnswer(host.Isolator.MetricsSnapshot()))),
     ];
 
     public static LifecycleOperation? Find(LifecycleMethod method) =>
         (uint)method < (uint)s_operations.Length ? s_operations[(int)method] : null;
+
+    /// <summary>The isolator's metrics as the envelope carries them; refuses what /metrics/snapshot could not show.</summary>
+    private static MetricsResponse MetricsAnswer(IReadOnlyDictionary<string, double>? metrics)
+    {
+        if (metrics is null)
+        {
+            throw new IsolatorException("MetricsSnapshot() answered null instead of a dictionary");
+        }
+        var response = new MetricsResponse();
+        foreach (var (name, value) in metrics)
+        {
+            if (string.IsNullOrEmpty(name))
+            {
+                throw new IsolatorException(
+                    $"a metric has an empty name (its value is {value.ToString(CultureInfo.InvariantCulture)})");
+            }
+            if (!double.IsFinite(value))
+            {
+                throw new IsolatorException(
+                    $"metric '{name}' is {value.ToString(CultureInfo.InvariantCulture)}, not a finite number");
+            }
+            response.Values[name] = value;
+        }
+        return response;
+    }
 
     private static string Describe(ContainerID containerId) => $"container '{containerId.ToKey()}'";
 

@@ -8,8 +8,8 @@
 namespace netisolator {
 
 const char* method_name(Method method) {
-    static const char* const names[] = {"recover", "prepare", "isolate", "watch",
-                                        "update",  "usage",   "status",  "cleanup"};
+    static const char* const names[] = {"recover", "prepare", "isolate", "watch",  "update",
+                                        "usage",   "status",  "cleanup", "metrics"};
     return names[static_cast<int>(method)];
 }
 
@@ -17,6 +17,7 @@ LifecycleFunction lifecycle_function(Method method) {
     static const LifecycleFunction functions[] = {
         netiso_isolator_recover, netiso_isolator_prepare, netiso_isolator_isolate, netiso_isolator_watch,
         netiso_isolator_update,  netiso_isolator_usage,   netiso_isolator_status,  netiso_isolator_cleanup,
+        netiso_isolator_metrics,
     };
     return functions[static_cast<int>(method)];
 }
@@ -54,6 +55,7 @@ std::unique_ptr<google::protobuf::Message> answer_type(Method method) {
         case Method::Watch: return std::make_unique<mesos::slave::ContainerLimitation>();
         case Method::Usage: return std::make_unique<mesos::ResourceStatistics>();
         case Method::Status: return std::make_unique<mesos::ContainerStatus>();
+        case Method::Metrics: return std::make_unique<bridge::MetricsResponse>();
         default: return std::make_unique<bridge::Empty>();
     }
 }
@@ -90,6 +92,19 @@ std::future<Reply> IsolatorClient::call(Method method, const std::string& reques
     auto future = promise->get_future();
     call(method, request, [promise](Reply reply) { promise->set_value(std::move(reply)); });
     return future;
+}
+
+std::map<std::string, double> IsolatorClient::metrics() const {
+    Reply reply = call(Method::Metrics, std::string()).get();
+    if (!reply.ok()) {
+        throw std::runtime_error(reply.status == NETISO_STATUS_ABANDONED ? "metrics: abandoned by the isolator"
+                                                                         : reply.data);
+    }
+    bridge::MetricsResponse response;
+    if (!response.ParseFromString(reply.data)) {
+        throw std::runtime_error("metrics: the answer is not a valid " + response.GetTypeName());
+    }
+    return {response.values().begin(), response.values().end()};
 }
 
 }  // namespace netisolator

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <future>
 #include <string>
 #include <utility>
@@ -16,7 +17,8 @@
 
 namespace netisolator {
 
-enum class Method { Recover, Prepare, Isolate, Watch, Update, Usage, Status, Cleanup };
+// The eight lifecycle calls of mesos::slave::Isolator, and `metrics` (MetricsRequest -> MetricsResponse).
+enum class Method { Recover, Prepare, Isolate, Watch, Update, Usage, Status, Cleanup, Metrics };
 
 const char* method_name(Method method);
 
@@ -44,6 +46,9 @@ public:
     // `done` runs exactly once, on whatever thread the provider completes on.
     void call(Method method, const std::string& request, std::function<void(Reply)> done) const;
     std::future<Reply> call(Method method, const std::string& request) const;
+
+    // The isolator's metrics by name (an empty MetricsRequest); throws std::runtime_error with the failure text.
+    std::map<std::string, double> metrics() const;
 
     netiso_isolator* handle() const { return handle_; }
 

@@ -9,7 +9,9 @@
 
 #include "netisolator/netisolator.h"
 
-/* Lifecycle method ids passed to `invoke`; NetIsolator.Bridge.LifecycleMethod mirrors them. */
+/* Lifecycle method ids passed to `invoke`; NetIsolator.Bridge.LifecycleMethod mirrors them. `metrics` is not a
+ * Mesos lifecycle method, but it travels the same way: a bridge that predates it answers "unknown lifecycle
+ * method #8" through the completion instead of failing to bind. */
 enum lifecycle_method {
     LIFECYCLE_RECOVER = 0,
     LIFECYCLE_PREPARE = 1,
@@ -19,6 +21,7 @@ enum lifecycle_method {
     LIFECYCLE_USAGE = 5,
     LIFECYCLE_STATUS = 6,
     LIFECYCLE_CLEANUP = 7,
+    LIFECYCLE_METRICS = 8,
 };
 
 /* Called by managed code for every log line; forwards to the sink set with netiso_set_log_sink. */

@@ -5,11 +5,13 @@
 //     Runs COMMAND in a container attached to CNI networks, as the agent would (see run.cpp).
 //
 //   isolator bridge-check [--assembly PATH] [--dotnet-root DIR] [--module NAME]... [--parameter KEY=VALUE]...
-//                         [--lifecycle]
+//                         [--lifecycle] [--metrics]
 //     Loads the .NET runtime and creates each module (by default the modules the project ships, as named in
 //     mesos-module.json), printing what loaded and what did not. With --lifecycle, also drives one synthetic
-//     container through prepare, isolate, status, usage, update and cleanup, printing every answer; the
-//     "container" is the runner's own process, so use it with isolators that do not touch the kernel.
+//     container through prepare, isolate, status, usage, update and cleanup, printing every answer, and then
+//     prints the isolator's metrics; the "container" is the runner's own process, so use it with isolators that do
+//     not touch the kernel. With --metrics, prints the metrics (what the agent's /metrics/snapshot shows) after
+//     loading.
 //
 //   isolator network-cni-setup --flag=value...
 //     The helper subcommands the isolators run per container, served by netisolator-helper (NativeAOT, beside this
@@ -39,12 +41,13 @@ const char* const kUsage =
     "usage: isolator run [--network-config-dir DIR] [--network NAME]... [--plugins-dir DIR] [--real-host]\n"
     "                    [--assembly PATH] [--dotnet-root DIR] -- COMMAND [ARGS]...\n"
     "       isolator bridge-check [--assembly PATH] [--dotnet-root DIR] [--module NAME]...\n"
-    "                             [--parameter KEY=VALUE]... [--lifecycle]\n"
+    "                             [--parameter KEY=VALUE]... [--lifecycle] [--metrics]\n"
     "       isolator network-cni-setup --flag=value...   (see: isolator network-cni-setup --help)\n";
 
 // Served by netisolator-helper, which must be a process of its own: it is single-threaded when it enters a
 // container's mount namespace, which a process that has loaded .NET can no longer do.
-const char* const kHelperSubcommands[] = {"network-cni-setup"};
+// network-cni-setup: the CNI isolator's; update, statistics, htb_config: Mesos's mesos-network-helper subcommands (port mapping).
+const char* const kHelperSubcommands[] = {"network-cni-setup", "update", "statistics", "htb_config"};
 const char* const kHelperName = "netisolator-helper";
 
 // Replaces this process with netisolator-helper from this executable's directory; returns only on failure.
@@ -89,6 +92,21 @@ bool report(Method method, const Reply& reply, google::protobuf::Message* respon
     return true;
 }
 
+// Prints the isolator's metrics, one `name value` line each, sorted by name; returns whether the call succeeded.
+bool report_metrics(const IsolatorClient& isolator) {
+    try {
+        const auto metrics = isolator.metrics();
+        std::printf("  %-8s ok %zu metric(s)\n", netisolator::method_name(Method::Metrics), metrics.size());
+        for (const auto& [name, value] : metrics) {
+            std::printf("    %s %.15g\n", name.c_str(), value);
+        }
+        return true;
+    } catch (const std::exception& e) {
+        std::printf("  %-8s FAILED: %s\n", netisolator::method_name(Method::Metrics), e.what());
+        return false;
+    }
+}
+
 bool drive_lifecycle(const IsolatorClient& isolator) {
     mesos::ContainerID id;
     id.set_value("bridge-check-" + std::to_string(getpid()));
@@ -124,6 +142,7 @@ bool drive_lifecycle(const IsolatorClient& isolator) {
     ok = report(Method::Usage, isolator.call(Method::Usage, usage.SerializeAsString()).get(), &statistics) && ok;
     ok = report(Method::Update, isolator.call(Method::Update, update.SerializeAsString()).get(), nullptr) && ok;
     ok = report(Method::Cleanup, isolator.call(Method::Cleanup, cleanup.SerializeAsString()).get(), nullptr) && ok;
+    ok = report_metrics(isolator) && ok;
     return ok;
 }
 
@@ -131,6 +150,7 @@ int bridge_check(int argc, char** argv) {
     netisolator::Parameters parameters;
     std::vector<std::string> modules;
     bool lifecycle = false;
+    bool metrics = false;
     for (int i = 0; i < argc; i++) {
         std::string argument = argv[i];
         auto value = [&](const char* name) -> std::string {
@@ -154,6 +174,8 @@ int bridge_check(int argc, char** argv) {
             parameters.emplace_back(pair.substr(0, equals), pair.substr(equals + 1));
         } else if (argument == "--lifecycle") {
             lifecycle = true;
+        } else if (argument == "--metrics") {
+            metrics = true;
         } else {
             throw std::invalid_argument("unknown option '" + argument + "'");
         }
@@ -176,6 +198,8 @@ int bridge_check(int argc, char** argv) {
                         capabilities & NETISO_SUPPORTS_STANDALONE ? "yes" : "no");
             if (lifecycle) {
                 all_ok = drive_lifecycle(isolator) && all_ok;
+            } else if (metrics) {
+                all_ok = report_metrics(isolator) && all_ok;
             }
         } catch (const std::exception& e) {
             std::printf("%s: NOT loaded: %s\n", module.c_str(), e.what());

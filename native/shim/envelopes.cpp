@@ -3,6 +3,8 @@
 #include <stdint.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <utility>
 
 #include <google/protobuf/io/coded_stream.h>
@@ -124,6 +126,46 @@ bool endedCleanly(CodedInputStream& in)
     return in.ConsumedEntireMessage();
 }
 
+// The payload of a length-delimited field whose tag was just read; false when the input is malformed.
+bool readBytes(CodedInputStream& in, std::string* value)
+{
+    uint32_t length;
+    return in.ReadVarint32(&length) && length <= static_cast<uint32_t>(INT32_MAX) &&
+           in.ReadString(value, static_cast<int>(length));
+}
+
+// One entry of MetricsResponse.values, a map<string, double>: on the wire {key = 1 (string); value = 2 (double)}.
+// A missing value is 0, as protobuf reads a map entry; a missing key is an empty name, which the caller refuses.
+Try<std::pair<std::string, double>> metricsEntry(const std::string& bytes)
+{
+    std::string name;
+    double value = 0;
+    CodedInputStream in(dataOf(bytes), static_cast<int>(bytes.size()));
+    for (uint32_t tag = in.ReadTag(); tag != 0; tag = in.ReadTag()) {
+        if (tag == makeTag(1, WIRE_LENGTH_DELIMITED)) {
+            if (!readBytes(in, &name)) {
+                break;
+            }
+        } else if (tag == makeTag(2, WIRE_FIXED64)) {
+            uint64_t bits;
+            if (!in.ReadLittleEndian64(&bits)) {
+                break;
+            }
+            static_assert(sizeof bits == sizeof value, "double is 64 bits");
+            std::memcpy(&value, &bits, sizeof value);
+        } else if ((tag >> 3) == 1 || (tag >> 3) == 2) {
+            return Error("an entry of values (field 1) of netisolator.bridge.MetricsResponse has field " +
+                         std::to_string(tag >> 3) + " with wire type " + std::to_string(tag & 7));
+        } else if (!skipField(in, tag)) {
+            break;
+        }
+    }
+    if (!endedCleanly(in)) {
+        return Error("an entry of values (field 1) of netisolator.bridge.MetricsResponse is not well-formed");
+    }
+    return std::make_pair(std::move(name), value);
+}
+
 } // namespace
 
 std::string describe(const mesos::ContainerID& containerId)
@@ -224,6 +266,46 @@ Try<std::string> containerRequest(const mesos::ContainerID& containerId)
         return Error(error->message);
     }
     return envelope.take();
+}
+
+std::string metricsRequest()
+{
+    return std::string();
+}
+
+Try<std::map<std::string, double>> metricsResponse(const std::string& bytes)
+{
+    std::map<std::string, double> values;
+    CodedInputStream in(dataOf(bytes), static_cast<int>(bytes.size()));
+    for (uint32_t tag = in.ReadTag(); tag != 0; tag = in.ReadTag()) {
+        if (tag == makeTag(1, WIRE_LENGTH_DELIMITED)) {
+            std::string entry;
+            if (!readBytes(in, &entry)) {
+                break;
+            }
+            Try<std::pair<std::string, double>> metric = metricsEntry(entry);
+            if (metric.isError()) {
+                return Error(metric.error());
+            }
+            if (metric->first.empty()) {
+                return Error("netisolator.bridge.MetricsResponse has a metric without a name");
+            }
+            if (!std::isfinite(metric->second)) {
+                return Error("metric '" + metric->first + "' of netisolator.bridge.MetricsResponse is not a finite "
+                             "number");
+            }
+            values[metric->first] = metric->second; // a repeated key: the last one wins, as in protobuf's maps
+        } else if ((tag >> 3) == 1) {
+            return Error("values (field 1) of netisolator.bridge.MetricsResponse has wire type " +
+                         std::to_string(tag & 7) + ", not a map entry");
+        } else if (!skipField(in, tag)) {
+            break;
+        }
+    }
+    if (!endedCleanly(in)) {
+        return Error("the answer is not a well-formed netisolator.bridge.MetricsResponse");
+    }
+    return values;
 }
 
 Try<Nothing> emptyResponse(const std::string& bytes)

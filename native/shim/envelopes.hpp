@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,9 @@ Try<std::string> updateRequest(const mesos::ContainerID& containerId, const meso
 // WatchRequest, UsageRequest, StatusRequest and CleanupRequest: all four are {container_id = 1}.
 Try<std::string> containerRequest(const mesos::ContainerID& containerId);
 
+// MetricsRequest{}: no fields, so no bytes.
+std::string metricsRequest();
+
 // Responses.
 
 // Empty: carries nothing, but must still be a well-formed message.
@@ -59,6 +63,10 @@ Try<Nothing> emptyResponse(const std::string& bytes);
 
 // PrepareResponse{optional ContainerLaunchInfo launch_info = 1}: None when launch_info is absent.
 Try<Option<mesos::slave::ContainerLaunchInfo>> prepareResponse(const std::string& bytes);
+
+// MetricsResponse{map<string, double> values = 1}: each metric's value by its full name. An entry without a name
+// or with a value that is not a finite number makes the whole answer an error naming it; the bridge sends neither.
+Try<std::map<std::string, double>> metricsResponse(const std::string& bytes);
 
 // A Mesos message answered as is (ContainerLimitation, ResourceStatistics, ContainerStatus).
 Option<Error> parseMessage(const std::string& bytes, google::protobuf::MessageLite* message);

@@ -6,9 +6,15 @@
 
 #include <glog/logging.h>
 
+#include <process/collect.hpp>
 #include <process/defer.hpp>
 #include <process/dispatch.hpp>
 #include <process/id.hpp>
+
+#include <process/metrics/metrics.hpp>
+
+#include <stout/duration.hpp>
+#include <stout/lambda.hpp>
 
 #include "envelopes.hpp"
 
@@ -29,9 +35,13 @@ LifecycleFunction functionOf(Lifecycle lifecycle)
     case Lifecycle::Usage: return &netiso_isolator_usage;
     case Lifecycle::Status: return &netiso_isolator_status;
     case Lifecycle::Cleanup: return &netiso_isolator_cleanup;
+    case Lifecycle::Metrics: return &netiso_isolator_metrics;
     }
     return nullptr;
 }
+
+// How long ~ManagedIsolator waits for its gauges to be removed before it ends the actor anyway.
+const Duration kMetricsRemovalTimeout = Seconds(10);
 
 // What the completion callback needs to find its way back: a copy of the actor's PID, never a pointer to the
 // actor. If the isolator is destroyed while a call is still in flight, dispatching to the PID of a terminated
@@ -75,12 +85,16 @@ const char* lifecycleName(Lifecycle lifecycle)
     case Lifecycle::Usage: return "usage";
     case Lifecycle::Status: return "status";
     case Lifecycle::Cleanup: return "cleanup";
+    case Lifecycle::Metrics: return "metrics";
     }
     return "unknown call";
 }
 
 CallProcess::CallProcess(const std::string& moduleName, netiso_isolator* isolator)
-    : process::ProcessBase(process::ID::generate(moduleName)), moduleName(moduleName), isolator(isolator)
+    : process::ProcessBase(process::ID::generate(moduleName)),
+      moduleName(moduleName),
+      metricsSubject(moduleName + ": metrics of the isolator"),
+      isolator(isolator)
 {
 }
 
@@ -163,6 +177,92 @@ void CallProcess::discarded(uint64_t id)
     }
 }
 
+process::Future<CallProcess::MetricValues> CallProcess::fetchMetrics()
+{
+    const std::string subject = metricsSubject;
+    return call(Lifecycle::Metrics, subject, envelopes::metricsRequest())
+        .then([subject](const std::string& response) -> process::Future<MetricValues> {
+            Try<MetricValues> values = envelopes::metricsResponse(response);
+            if (values.isError()) {
+                return process::Failure(subject + ": " + values.error());
+            }
+            return std::move(values.get());
+        });
+}
+
+void CallProcess::registerMetrics()
+{
+    fetchMetrics().onAny(process::defer(self(), &CallProcess::_registerMetrics, lambda::_1));
+}
+
+void CallProcess::_registerMetrics(const process::Future<MetricValues>& answer)
+{
+    if (metricsClosed) {
+        return; // the isolator is being destroyed
+    }
+    if (!answer.isReady()) {
+        // An isolator assembly built against an older bridge lands here too ("unknown lifecycle method #8").
+        LOG(WARNING) << "netisolator: " << moduleName << " shows no metrics in /metrics/snapshot: "
+                     << (answer.isFailed() ? answer.failure() : std::string("the metrics call was discarded"));
+        return;
+    }
+    for (const auto& entry : answer.get()) {
+        const std::string& name = entry.first;
+        process::metrics::PullGauge gauge(name, process::defer(self(), &CallProcess::metric, name));
+        process::Future<Nothing> added = process::metrics::add(gauge);
+        const std::string module = moduleName;
+        added.onFailed([module, name](const std::string& reason) {
+            LOG(WARNING) << "netisolator: " << module << ": metric '" << name
+                         << "' is not in /metrics/snapshot: " << reason;
+        });
+        gauges.emplace_back(gauge, added);
+    }
+    LOG(INFO) << "netisolator: " << moduleName << " registers " << answer->size() << " metric(s) for /metrics/snapshot";
+}
+
+process::Future<double> CallProcess::metric(const std::string& name)
+{
+    if (metricsClosed) {
+        return process::Failure(metricsSubject + ": the isolator is being destroyed");
+    }
+    if (metricsInFlight.isNone() || !metricsInFlight->isPending()) {
+        metricsInFlight = fetchMetrics();
+        const std::string subject = metricsSubject;
+        metricsInFlight->onFailed([subject](const std::string& reason) {
+            VLOG(1) << "netisolator: " << subject << ": " << reason;
+        });
+    }
+    const std::string subject = metricsSubject;
+    // Undiscardable: a snapshot that gives up on one gauge (its `timeout`) must not cancel the call that other
+    // gauges, or another snapshot, are waiting for.
+    return process::undiscardable(
+        metricsInFlight->then([subject, name](const MetricValues& values) -> process::Future<double> {
+            MetricValues::const_iterator found = values.find(name);
+            if (found == values.end()) {
+                return process::Failure(subject + ": the isolator no longer reports '" + name + "'");
+            }
+            return found->second;
+        }));
+}
+
+process::Future<Nothing> CallProcess::unregisterMetrics()
+{
+    metricsClosed = true;
+    std::vector<process::Future<Nothing>> removals;
+    removals.reserve(gauges.size());
+    for (const auto& entry : gauges) {
+        const process::metrics::PullGauge gauge = entry.first;
+        // A failed addition is not followed by a removal: `then` passes the failure on instead.
+        removals.push_back(entry.second.then([gauge]() { return process::metrics::remove(gauge); }));
+    }
+    gauges.clear();
+    // MetricsProcess reads gauges and removes them on its own actor, so every read of ours it made before the
+    // removals completed was dispatched here before the deferred step below, which therefore runs after each of
+    // them has been answered.
+    return process::await(removals).then(
+        process::defer(self(), [](const std::vector<process::Future<Nothing>>&) { return Nothing(); }));
+}
+
 void CallProcess::finalize()
 {
     // The isolator is going away (the agent is shutting down). Calls still in flight get a definite answer, except
@@ -183,10 +283,18 @@ ManagedIsolator::ManagedIsolator(const std::string& moduleName, netiso_isolator*
       process(new CallProcess(moduleName, isolator)),
       pid(process::spawn(process.get()))
 {
+    process::dispatch(pid, &CallProcess::registerMetrics);
 }
 
 ManagedIsolator::~ManagedIsolator()
 {
+    // The gauges go first, while the actor still answers every read (see unregisterMetrics).
+    process::Future<Nothing> removed = process::dispatch(pid, &CallProcess::unregisterMetrics);
+    if (!removed.await(kMetricsRemovalTimeout)) {
+        LOG(WARNING) << "netisolator: " << moduleName << ": its metrics were not removed from /metrics/snapshot within "
+                     << kMetricsRemovalTimeout << "; ending the isolator anyway";
+    }
+
     // terminate() jumps the actor's queue: calls dispatched but not yet started are dropped, and their futures are
     // abandoned; calls already started are failed by finalize(). After wait() no answer can reach the actor any more
     // (libprocess drops late ones), so the handle can go; the provider lets calls still running inside it complete

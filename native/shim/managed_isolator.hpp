@@ -6,7 +6,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <mesos/mesos.hpp>
@@ -18,6 +20,8 @@
 #include <process/pid.hpp>
 #include <process/process.hpp>
 
+#include <process/metrics/pull_gauge.hpp>
+
 #include <stout/hashmap.hpp>
 #include <stout/hashset.hpp>
 #include <stout/nothing.hpp>
@@ -28,8 +32,8 @@
 
 namespace NetIsolator {
 
-// The eight calls that cross the C ABI.
-enum class Lifecycle { Recover, Prepare, Isolate, Watch, Update, Usage, Status, Cleanup };
+// The calls that cross the C ABI: the eight of mesos::slave::Isolator, and metrics.
+enum class Lifecycle { Recover, Prepare, Isolate, Watch, Update, Usage, Status, Cleanup, Metrics };
 
 const char* lifecycleName(Lifecycle lifecycle);
 
@@ -52,10 +56,26 @@ public:
     // The answer to call `id`, dispatched here from the completion callback.
     void complete(uint64_t id, int32_t status, const std::string& payload);
 
+    // Metrics, for the agent's /metrics/snapshot. The isolator names its metrics itself; this asks it once (right
+    // after spawn) and registers one libprocess PullGauge per name, named exactly as the isolator names it.
+    void registerMetrics();
+
+    // A gauge is read: the value of `name`. Every gauge read while one metrics call is in flight shares that call,
+    // so a snapshot costs one call, not one per gauge. The future always settles (a value or a failure), because
+    // MetricsProcess waits for every gauge it read.
+    process::Future<double> metric(const std::string& name);
+
+    // Removes the gauges this actor added (waiting for additions still in flight), then completes once every
+    // gauge read that reached this actor before the removal has been answered. To be awaited before terminate():
+    // a read dropped by terminate() would leave its future abandoned, and a snapshot waiting for it would never
+    // finish.
+    process::Future<Nothing> unregisterMetrics();
+
 protected:
     void finalize() override;
 
 private:
+    using MetricValues = std::map<std::string, double>;
     struct Pending
     {
         process::Owned<process::Promise<std::string>> promise;
@@ -66,10 +86,20 @@ private:
     void discarded(uint64_t id);
     std::string failureText(const Pending& call, const std::string& reason) const;
 
+    process::Future<MetricValues> fetchMetrics();
+    void _registerMetrics(const process::Future<MetricValues>& answer);
+
     const std::string moduleName;
+    const std::string metricsSubject;
     netiso_isolator* const isolator;
     uint64_t nextId = 1;
     hashmap<uint64_t, Pending> pending;
+
+    // The gauges, each with the future of its process::metrics::add(): only an added gauge is removed, because
+    // removal goes by name and the name might belong to someone else's metric.
+    std::vector<std::pair<process::metrics::PullGauge, process::Future<Nothing>>> gauges;
+    Option<process::Future<MetricValues>> metricsInFlight;
+    bool metricsClosed = false;
 };
 
 class ManagedIsolator : public mesos::slave::Isolator

@@ -22,6 +22,7 @@ internal sealed class FakeIsolator : Isolator
     public Func<ContainerID, Task<ResourceStatistics>>? OnUsage { get; set; }
     public Func<ContainerID, Task<ContainerStatus>>? OnStatus { get; set; }
     public Func<ContainerID, Task>? OnCleanup { get; set; }
+    public Func<IReadOnlyDictionary<string, double>>? OnMetrics { get; set; }
 
     /// <summary>Method name → managed thread id it last ran on (at entry, before any await).</summary>
     public ConcurrentDictionary<string, int> Threads { get; } = new(StringComparer.Ordinal);
@@ -74,6 +75,21 @@ internal sealed class FakeIsolator : Isolator
 
     public override Task CleanupAsync(ContainerID containerId) =>
         Run("cleanup", containerId.ToKey(), () => OnCleanup?.Invoke(containerId) ?? base.CleanupAsync(containerId));
+
+    public override IReadOnlyDictionary<string, double> MetricsSnapshot()
+    {
+        Threads["metrics"] = System.Environment.CurrentManagedThreadId;
+        Calls.Enqueue("metrics");
+        Interlocked.Increment(ref _running);
+        try
+        {
+            return OnMetrics is { } onMetrics ? onMetrics() : base.MetricsSnapshot(); // null too, when told to
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _running);
+        }
+    }
 
     public override async ValueTask DisposeAsync()
     {

@@ -335,7 +335,7 @@ public sealed class IsolatorHostTests : IDisposable
 
     [Theory]
     [InlineData(99)]
-    [InlineData(8)]
+    [InlineData(9)]
     [InlineData(-1)]
     public async Task UnknownMethodNumberFails(int method)
     {
@@ -630,6 +630,7 @@ public sealed class IsolatorHostTests : IDisposable
     [InlineData(5, "usage")]
     [InlineData(6, "status")]
     [InlineData(7, "cleanup")]
+    [InlineData(8, "metrics")]
     public async Task CallsAfterCloseFailWithoutReachingTheIsolator(int method, string name)
     {
         _host.Close();

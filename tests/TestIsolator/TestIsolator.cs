@@ -27,7 +27,15 @@ namespace NetIsolator.Testing;
 /// the request the benchmark sends (the same bytes as for <c>bench-1</c>) and serialize the fixed answer, with no
 /// bridge around it. Answers the mean nanoseconds per round trip in <c>NETISO_BENCH_NS</c>.</item>
 /// </list>
-/// Module parameters: <c>label</c> (echoed into the launch environment) and <c>fail_create</c>.
+/// Module parameters: <c>label</c> (echoed into the launch environment), <c>fail_create</c>, and <c>metrics</c>.
+/// <para>
+/// Metrics: <c>test_isolator/&lt;call&gt;_calls</c> counts every call of each lifecycle method that reached the
+/// isolator (failed ones too), <c>test_isolator/metrics_calls</c> counts the calls of <see cref="MetricsSnapshot"/>
+/// (this one included), and <c>test_isolator/containers</c> is the number of containers it knows. The
+/// <c>metrics</c> parameter makes <see cref="MetricsSnapshot"/> misbehave instead: <c>count</c> (the default),
+/// <c>none</c> (no metrics), <c>fail</c> (an <see cref="IsolatorException"/>), <c>crash</c> (another exception),
+/// <c>nan</c> (one value is NaN), <c>unnamed</c> (one name is empty).
+/// </para>
 /// </summary>
 public class TestIsolator : Isolator
 {
@@ -37,10 +45,25 @@ public class TestIsolator : Isolator
     private readonly ConcurrentDictionary<string, ContainerConfig> _configs = new();
     private readonly ConcurrentDictionary<string, int> _pids = new();
     private readonly string _label;
+    private readonly string _metrics;
+
+    /// <summary>The lifecycle calls counted in <c>test_isolator/&lt;call&gt;_calls</c>.</summary>
+    public static readonly string[] CountedCalls =
+        ["recover", "prepare", "isolate", "watch", "update", "usage", "status", "cleanup"];
+
+    private static readonly string[] s_metricsModes = ["count", "none", "fail", "crash", "nan", "unnamed"];
+    private readonly long[] _callsSeen = new long[CountedCalls.Length];
+    private long _metricsCalls;
 
     public TestIsolator(ModuleParameters parameters)
     {
         _label = parameters.Get("label", "none");
+        _metrics = parameters.Get("metrics", "count");
+        if (Array.IndexOf(s_metricsModes, _metrics) < 0)
+        {
+            throw new IsolatorException($"module '{parameters.ModuleName}': parameter 'metrics' must be one of "
+                                        + $"{string.Join(", ", s_metricsModes)}, not '{_metrics}'");
+        }
         if (parameters.GetBoolean("fail_create", false))
         {
             throw new IsolatorException($"module '{parameters.ModuleName}': fail_create was requested");
@@ -49,6 +72,7 @@ public class TestIsolator : Isolator
 
     public override async Task RecoverAsync(IReadOnlyList<ContainerState> states, IReadOnlyList<ContainerID> orphans)
     {
+        Count("recover");
         foreach (var state in states)
         {
             await Behave(state.ContainerId, "recover");
@@ -66,10 +90,13 @@ public class TestIsolator : Isolator
             },
         });
 
-    public override Task<ContainerLaunchInfo?> PrepareAsync(ContainerID containerId, ContainerConfig config) =>
-        containerId.Value.StartsWith("bench-", StringComparison.Ordinal) ? s_benchAnswer
-        : containerId.Value.StartsWith("benchref-", StringComparison.Ordinal) ? MeasureBareRoundTrip(containerId, config)
-        : PrepareFromConfig(containerId, config);
+    public override Task<ContainerLaunchInfo?> PrepareAsync(ContainerID containerId, ContainerConfig config)
+    {
+        Count("prepare");
+        return containerId.Value.StartsWith("bench-", StringComparison.Ordinal) ? s_benchAnswer
+            : containerId.Value.StartsWith("benchref-", StringComparison.Ordinal) ? MeasureBareRoundTrip(containerId, config)
+            : PrepareFromConfig(containerId, config);
+    }
 
     private static Task<ContainerLaunchInfo?> MeasureBareRoundTrip(ContainerID containerId, ContainerConfig config)
     {
@@ -119,12 +146,14 @@ public class TestIsolator : Isolator
 
     public override async Task IsolateAsync(ContainerID containerId, int pid)
     {
+        Count("isolate");
         await Behave(containerId, "isolate");
         _pids[containerId.ToKey()] = pid;
     }
 
     public override async Task<ContainerLimitation?> WatchAsync(ContainerID containerId, CancellationToken containerGone)
     {
+        Count("watch");
         await Behave(containerId, "watch");
         if (containerId.Value.StartsWith("limit-", StringComparison.Ordinal))
         {
@@ -140,6 +169,7 @@ public class TestIsolator : Isolator
     public override async Task UpdateAsync(ContainerID containerId, IReadOnlyList<Resource> resourceRequests,
         IReadOnlyDictionary<string, Value.Types.Scalar> resourceLimits)
     {
+        Count("update");
         await Behave(containerId, "update");
         if (_configs.TryGetValue(containerId.ToKey(), out var config))
         {
@@ -155,6 +185,7 @@ public class TestIsolator : Isolator
 
     public override async Task<ResourceStatistics> UsageAsync(ContainerID containerId)
     {
+        Count("usage");
         await Behave(containerId, "usage");
         var statistics = new ResourceStatistics();
         if (!containerId.Value.StartsWith("incomplete-", StringComparison.Ordinal))
@@ -175,6 +206,7 @@ public class TestIsolator : Isolator
 
     public override async Task<ContainerStatus> StatusAsync(ContainerID containerId)
     {
+        Count("status");
         await Behave(containerId, "status");
         var status = new ContainerStatus { ContainerId = containerId };
         if (_configs.TryGetValue(containerId.ToKey(), out var config) && config.ContainerInfo is not null)
@@ -190,10 +222,43 @@ public class TestIsolator : Isolator
 
     public override async Task CleanupAsync(ContainerID containerId)
     {
+        Count("cleanup");
         await Behave(containerId, "cleanup");
         _configs.TryRemove(containerId.ToKey(), out _);
         _pids.TryRemove(containerId.ToKey(), out _);
     }
+
+    public override IReadOnlyDictionary<string, double> MetricsSnapshot()
+    {
+        var metricsCalls = Interlocked.Increment(ref _metricsCalls);
+        switch (_metrics)
+        {
+            case "none":
+                return new Dictionary<string, double>();
+            case "fail":
+                throw new IsolatorException("injected failure in metrics");
+            case "crash":
+                throw new InvalidOperationException("injected crash in metrics");
+        }
+        var metrics = new Dictionary<string, double>(StringComparer.Ordinal);
+        for (var i = 0; i < CountedCalls.Length; i++)
+        {
+            metrics[$"test_isolator/{CountedCalls[i]}_calls"] = Interlocked.Read(ref _callsSeen[i]);
+        }
+        metrics["test_isolator/metrics_calls"] = metricsCalls;
+        metrics["test_isolator/containers"] = _configs.Count;
+        if (_metrics == "nan")
+        {
+            metrics["test_isolator/broken"] = double.NaN;
+        }
+        else if (_metrics == "unnamed")
+        {
+            metrics[""] = 1;
+        }
+        return metrics;
+    }
+
+    private void Count(string call) => Interlocked.Increment(ref _callsSeen[Array.IndexOf(CountedCalls, call)]);
 
     private static async Task Behave(ContainerID containerId, string call)
     {

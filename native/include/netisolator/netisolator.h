@@ -29,8 +29,10 @@
 
 #define NETISO_API NETISO_EXTERN_C __attribute__((visibility("default")))
 
-/* Bumped on any incompatible change to this header. Hosts compare it with netiso_abi_version(). */
-#define NETISO_ABI_VERSION 1u
+/* Bumped on any incompatible change to this header. Hosts compare it with netiso_abi_version().
+ *   1  the eight lifecycle calls
+ *   2  netiso_isolator_metrics (a host built for 2 calls a function a provider of 1 does not export) */
+#define NETISO_ABI_VERSION 2u
 
 /* Opaque isolator instance created by netiso_isolator_create. */
 typedef struct netiso_isolator netiso_isolator;
@@ -94,7 +96,7 @@ NETISO_API int32_t netiso_isolator_capabilities(netiso_isolator* isolator);
 /* Releases the instance. Calls still in flight complete normally; no call may start after this. */
 NETISO_API void netiso_isolator_destroy(netiso_isolator* isolator);
 
-/* The lifecycle, one function per mesos::slave::Isolator method. Request and response types, from
+/* The lifecycle, one function per mesos::slave::Isolator method, plus `metrics`. Request and response types, from
  * proto/netisolator/bridge.proto:
  *   recover   RecoverRequest  -> Empty
  *   prepare   PrepareRequest  -> PrepareResponse
@@ -104,6 +106,9 @@ NETISO_API void netiso_isolator_destroy(netiso_isolator* isolator);
  *   usage     UsageRequest    -> mesos.ResourceStatistics
  *   status    StatusRequest   -> mesos.ContainerStatus
  *   cleanup   CleanupRequest  -> Empty
+ *   metrics   MetricsRequest  -> MetricsResponse  (no Isolator method: the isolator's counters and gauges by their
+ *                                                 full names, for the agent's /metrics/snapshot; the request may
+ *                                                 be empty, length 0)
  */
 #define NETISO_LIFECYCLE_FUNCTION(name)                                                                      \
     NETISO_API void netiso_isolator_##name(netiso_isolator* isolator, const uint8_t* request, int32_t length, \
@@ -117,6 +122,7 @@ NETISO_LIFECYCLE_FUNCTION(update);
 NETISO_LIFECYCLE_FUNCTION(usage);
 NETISO_LIFECYCLE_FUNCTION(status);
 NETISO_LIFECYCLE_FUNCTION(cleanup);
+NETISO_LIFECYCLE_FUNCTION(metrics);
 
 #undef NETISO_LIFECYCLE_FUNCTION
 
