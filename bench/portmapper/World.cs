@@ -89,7 +89,7 @@ internal sealed class Side
 
         // Per-container state only: portmap keeps its top-level CNI-HOSTPORT-* chains by design.
         var rules = World.Run("ip", "netns", "exec", HostNetns, "iptables-save").Split('\n')
-            .Where(l => l.Contains("PMBENCH", StringComparison.Ordinal) || l.Contains("CNI-DN-", StringComparison.Ordinal) || l.Contains("container_id", StringComparison.Ordinal))
+            .Where(l => l.Contains("PMBENCH", StringComparison.Ordinal) || l.Contains("MCPM-", StringComparison.Ordinal) || l.Contains("CNI-DN-", StringComparison.Ordinal) || l.Contains("container_id", StringComparison.Ordinal))
             .ToList();
         problems.AddRange(rules.Select(r => $"iptables: {r}"));
         return problems;

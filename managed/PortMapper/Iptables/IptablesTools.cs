@@ -21,6 +21,10 @@ public enum IptablesBackend
 /// <c>iptables-restore</c> on PATH resolves to (Debian's alternatives link it to <c>xtables-nft-multi</c> or
 /// <c>xtables-legacy-multi</c>); when the name does not tell, its <c>--version</c> does ("(nf_tables)" or "(legacy)").
 /// The variant's own binaries (<c>iptables-nft-restore</c>, ...) are then run, falling back to the plain names.
+/// Costs (nf_tables, iptables 1.8.9): every process fetches from the kernel what its commands need, and turns each
+/// fetched rule back into iptables terms: a save fetches every rule; <c>-S chain</c> and a restore's <c>-D</c> only
+/// that chain's; a restore that only creates chains and appends fetches no rules at all. The plugin's ADD and DEL
+/// therefore avoid full saves in the common case (see <see cref="RulePlanner"/>).
 /// <c>-w</c> waits for the legacy xtables lock (the nft variant accepts and ignores it).
 /// </remarks>
 public sealed class IptablesTools
@@ -28,9 +32,9 @@ public sealed class IptablesTools
     /// <summary>How long iptables-restore waits for the xtables lock (legacy backend).</summary>
     public const int LockWaitSeconds = 30;
 
-    private readonly Dictionary<IpFamily, (string Save, string Restore)> _binaries;
+    private readonly Dictionary<IpFamily, (string Save, string Restore, string? List)> _binaries;
 
-    private IptablesTools(IptablesBackend backend, Dictionary<IpFamily, (string Save, string Restore)> binaries, string reason)
+    private IptablesTools(IptablesBackend backend, Dictionary<IpFamily, (string Save, string Restore, string? List)> binaries, string reason)
     {
         Backend = backend;
         _binaries = binaries;
@@ -63,14 +67,15 @@ public sealed class IptablesTools
         }
 
         var suffix = backend == IptablesBackend.Nft ? "nft" : "legacy";
-        var binaries = new Dictionary<IpFamily, (string, string)>();
+        var binaries = new Dictionary<IpFamily, (string, string, string?)>();
         foreach (var (family, stem) in new[] { (IpFamily.V4, "iptables"), (IpFamily.V6, "ip6tables") })
         {
             var save = Find($"{stem}-{suffix}-save", searchPath) ?? Find($"{stem}-save", searchPath);
             var apply = Find($"{stem}-{suffix}-restore", searchPath) ?? Find($"{stem}-restore", searchPath);
+            var list = Find($"{stem}-{suffix}", searchPath) ?? Find(stem, searchPath);
             if (save is not null && apply is not null)
             {
-                binaries[family] = (save, apply);
+                binaries[family] = (save, apply, list);
             }
         }
 
@@ -123,27 +128,69 @@ public sealed class IptablesTools
         }
     }
 
+    /// <summary>
+    /// The rules of one chain (<c>iptables -w -t table -S chain</c>, one process that fetches only that chain's rules
+    /// with nf_tables), or null when it cannot be listed (no such chain, no such binary, any failure): the caller
+    /// then reads everything with <see cref="Save"/>.
+    /// </summary>
+    /// <exception cref="ToolException">The tool could not be run at all.</exception>
+    public IReadOnlyList<IptablesRule>? ListChain(IpFamily family, string table, string chain)
+    {
+        if (Binaries(family).List is not { } list)
+        {
+            return null;
+        }
+
+        var result = ToolRunner.Run(list, ["-w", LockWait, "-t", table, "-S", chain]);
+        if (result.ExitCode != 0)
+        {
+            return null;
+        }
+
+        try
+        {
+            return RulesetSnapshot.ParseListing(table, result.Stdout);
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Applies a batch in one process.</summary>
     /// <exception cref="ToolException">iptables-restore failed; the message quotes it, its stderr and the batch.</exception>
     public void Restore(IpFamily family, RestoreBatch batch)
     {
-        if (batch.IsEmpty)
+        if (TryRestore(family, batch) is { } failure)
         {
-            return;
-        }
-
-        var restore = Binaries(family).Restore;
-        string[] arguments = ["--noflush", "-w", LockWaitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)];
-        var input = batch.Render();
-        var result = ToolRunner.Run(restore, arguments, input);
-        if (result.ExitCode != 0)
-        {
-            throw new ToolException(
-                $"{ToolRunner.Describe(restore, arguments)} exited {result.ExitCode}: {result.Stderr}; input was:\n{input}");
+            throw new ToolException(failure);
         }
     }
 
-    private (string Save, string Restore) Binaries(IpFamily family) =>
+    /// <summary>
+    /// Applies a batch in one process; null when it was applied, else why not (iptables-restore then changed
+    /// nothing of a table whose lines failed).
+    /// </summary>
+    /// <exception cref="ToolException">iptables-restore could not be run at all.</exception>
+    public string? TryRestore(IpFamily family, RestoreBatch batch)
+    {
+        if (batch.IsEmpty)
+        {
+            return null;
+        }
+
+        var restore = Binaries(family).Restore;
+        string[] arguments = ["--noflush", "-w", LockWait];
+        var input = batch.Render();
+        var result = ToolRunner.Run(restore, arguments, input);
+        return result.ExitCode == 0
+            ? null
+            : $"{ToolRunner.Describe(restore, arguments)} exited {result.ExitCode}: {result.Stderr}; input was:\n{input}";
+    }
+
+    private static string LockWait => LockWaitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    private (string Save, string Restore, string? List) Binaries(IpFamily family) =>
         _binaries.TryGetValue(family, out var binaries)
             ? binaries
             : throw new ToolException(

@@ -190,7 +190,11 @@ public sealed class PortMapperPlugin
                     rulesTouched = true;
                     try
                     {
-                        tools!.Restore(family, RulePlanner.Add(layout, family, tag, rules, tools.Save(family)));
+                        // Usually one restore that reads nothing; a repeated ADD or the network's first reads all.
+                        if (tools!.TryRestore(family, RulePlanner.AddFresh(layout, tag, rules)) is not null)
+                        {
+                            tools.Restore(family, RulePlanner.Add(layout, family, tag, rules, tools.Save(family)));
+                        }
                     }
                     catch (ToolException e)
                     {
@@ -279,15 +283,20 @@ public sealed class PortMapperPlugin
             // ADD writes rules only for the families the container has an address of: with the ADD result at hand
             // (prevResult, 0.4.0+), the other family's tables need not be read.
             var families = prevResult is null ? null : ContainerAddresses(prevResult).Keys.ToList();
-            RemoveRules(NetworkLayout.From(config), tools, tag.Owns, config, families is { Count: > 0 } ? families : null);
+            RemoveRules(NetworkLayout.From(config), tools, tag.Owns, config, families is { Count: > 0 } ? families : null, tag);
         }
 
         delegatePlugin.Del(prevResult);
     }
 
-    /// <summary>Removes the selected rules of both families (one batch each), then flushes their UDP ports.</summary>
+    /// <summary>
+    /// Removes the selected rules of both families (one batch each), then flushes their UDP ports. With the
+    /// <paramref name="tag"/> of one attachment (DEL), it first tries with the listing of the network chain alone
+    /// (<see cref="RulePlanner.RemoveListed"/>), reading everything only when that cannot do.
+    /// </summary>
     private void RemoveRules(
-        NetworkLayout layout, IptablesTools tools, Func<IptablesRule, bool> owned, PortMapperConfig config, IReadOnlyList<IpFamily>? families = null)
+        NetworkLayout layout, IptablesTools tools, Func<IptablesRule, bool> owned, PortMapperConfig config,
+        IReadOnlyList<IpFamily>? families = null, RuleTag? tag = null)
     {
         var flushes = new List<(IpFamily, IReadOnlyList<int>)>();
         using (Lock())
@@ -296,6 +305,14 @@ public sealed class PortMapperPlugin
             {
                 try
                 {
+                    if (tag is not null && tools.ListChain(family, RulePlanner.Nat, layout.Chain) is { } listed
+                        && RulePlanner.RemoveListed(layout, family, tag, listed) is { } plan
+                        && tools.TryRestore(family, plan.Batch) is null)
+                    {
+                        flushes.Add((family, RulePlanner.UdpHostPorts(plan.Removed)));
+                        continue;
+                    }
+
                     var (batch, removed) = RulePlanner.Remove(layout, owned, tools.Save(family));
                     tools.Restore(family, batch);
                     flushes.Add((family, RulePlanner.UdpHostPorts(removed)));
@@ -344,7 +361,7 @@ public sealed class PortMapperPlugin
 
             try
             {
-                missing.AddRange(RulePlanner.Missing(layout, family, rules, tools.Save(family)));
+                missing.AddRange(RulePlanner.Missing(layout, family, tag, rules, tools.Save(family)));
             }
             catch (ToolException e)
             {

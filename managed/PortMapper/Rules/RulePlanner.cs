@@ -51,8 +51,36 @@ public sealed record NetworkLayout(string Chain, bool Snat, IReadOnlyList<string
         ? Chain
         : Chain[..(PortMapperConfig.MaxChainLength - MasqSuffix.Length)].TrimEnd('-')) + MasqSuffix;
 
+    /// <summary>
+    /// The two chains of one attachment: <c>MCPM-DN-&lt;hash&gt;</c> (its DNAT rules, jumped to from <see cref="Chain"/>)
+    /// and <c>MCPM-SN-&lt;hash&gt;</c> (its masquerade rules, jumped to from <see cref="MasqChain"/>), the hash being
+    /// 64-bit FNV-1a of the network chain and the tag, so the same attachment on two networks gets two pairs.
+    /// </summary>
+    public ContainerChains ChainsOf(RuleTag tag)
+    {
+        var hash = 14695981039346656037UL;
+        foreach (var c in $"{Chain}\n{tag.Comment}")
+        {
+            hash = (hash ^ c) * 1099511628211UL;
+        }
+
+        var hex = hash.ToString("x16", CultureInfo.InvariantCulture);
+        return new ContainerChains(ContainerChains.DnatPrefix + hex, ContainerChains.MasqPrefix + hex);
+    }
+
     /// <summary>The comment of the raw-table loopback guard this network installs.</summary>
     public string GuardComment => $"mesos-cni-port-mapper {Chain}: no 127.0.0.0/8 from outside";
+}
+
+/// <summary>The per-attachment chains (see <see cref="NetworkLayout.ChainsOf"/>).</summary>
+public sealed record ContainerChains(string Dnat, string Masq)
+{
+    public const string DnatPrefix = "MCPM-DN-";
+    public const string MasqPrefix = "MCPM-SN-";
+
+    /// <summary>Whether a chain name is one of the per-attachment chains (of any network).</summary>
+    public static bool IsContainerChain(string? chain) =>
+        chain is not null && (chain.StartsWith(DnatPrefix, StringComparison.Ordinal) || chain.StartsWith(MasqPrefix, StringComparison.Ordinal));
 }
 
 /// <summary>
@@ -68,12 +96,23 @@ public sealed record NetworkLayout(string Chain, bool Snat, IReadOnlyList<string
 ///   OUTPUT      -m addrtype --dst-type LOCAL -j C            traffic the host itself sends (v4: 127.0.0.1 too;
 ///                                                            v6 and snat=false: ! -d ::1/128, ! -d 127.0.0.0/8)
 ///   POSTROUTING -j M                                         first in the chain (snat)
-///   C  [-d hostIP] [-i devN -j RETURN ...]                   excludeDevices: every device but the last returns...
+///   C  -p P -m multiport --dports H1,H2.. -j DN              per attachment and protocol (15 ports a rule)
+///   M  -j SN                                                 per attachment (snat)
+///   DN [-d hostIP] [-i devN -j RETURN ...]                   excludeDevices: every device but the last returns...
 ///      [-d hostIP] [! -i devLast] -p P --dport H -j DNAT --to-destination ctr:port   ...the last is negated here
-///   M  -s ctrSubnet -d ctr -m conntrack --ctstate DNAT -j MASQUERADE     hairpin (snat)
-///   M  -s 127.0.0.0/8 -d ctr -m conntrack --ctstate DNAT -j MASQUERADE   host loopback, v4 (snat)
+///   SN -s ctrSubnet -d ctr -m conntrack --ctstate DNAT -j MASQUERADE     hairpin (snat)
+///   SN -s 127.0.0.0/8 -d ctr -m conntrack --ctstate DNAT -j MASQUERADE   host loopback, v4 (snat)
 ///   raw PREROUTING -d 127.0.0.0/8 ! -i lo -j DROP            guard, v4 (snat)
+///
+/// DN = MCPM-DN-hash, SN = MCPM-SN-hash: the attachment's own chains (<see cref="NetworkLayout.ChainsOf"/>).
 /// </code>
+/// Per-attachment chains keep the common ADD and DEL from reading the whole ruleset (with the nf_tables backend every
+/// listing fetches and translates every rule it lists, so a full read grows with the number of containers):
+/// <see cref="AddFresh"/> is one restore that only appends (-N fails if the attachment is already there, -A fails if
+/// the network is not set up yet; either way the caller falls back to reading and <see cref="Add"/>), and
+/// <see cref="RemoveListed"/> needs only the listing of the network chain C, which holds a jump or two per
+/// container. A -D makes iptables-nft fetch the rules of that chain only, so removing two jumps and flushing two
+/// small chains is far cheaper than deleting six rules from the two big shared chains.
 /// Hairpin: a container (or a neighbour on its bridge) that connects to hostIP:H is DNATed back onto its own subnet;
 /// without the masquerade the answer would go straight back over the bridge from the container's own address, which
 /// the client never connected to, and the connection would hang. Masquerading makes the answer return through the
@@ -96,10 +135,17 @@ public static class RulePlanner
 
     private const string Loopback4 = "127.0.0.0/8";
 
-    /// <summary>The rules a container's mappings of one family need, in the order they are appended.</summary>
+    /// <summary>The most ports one <c>-m multiport --dports</c> takes.</summary>
+    public const int MultiportLimit = 15;
+
+    /// <summary>
+    /// The rules of a container's own chains for its mappings of one family, in the order they are appended
+    /// (the jumps to them are <see cref="Jumps"/>).
+    /// </summary>
     public static IReadOnlyList<IptablesRule> ContainerRules(
         NetworkLayout network, RuleTag tag, ContainerAddress container, IEnumerable<PortMapping> mappings)
     {
+        var chains = network.ChainsOf(tag);
         var rules = new List<IptablesRule>();
         var comment = new[] { "-m", "comment", "--comment", tag.Comment };
         var devices = network.ExcludeDevices;
@@ -109,25 +155,79 @@ public static class RulePlanner
             string[] port = ["-p", mapping.Protocol, "-m", mapping.Protocol, "--dport", Number(mapping.HostPort)];
             for (var i = 0; i + 1 < devices.Count; i++)
             {
-                rules.Add(new IptablesRule(Nat, network.Chain, [.. destination, "-i", devices[i], .. port, .. comment, "-j", "RETURN"]));
+                rules.Add(new IptablesRule(Nat, chains.Dnat, [.. destination, "-i", devices[i], .. port, .. comment, "-j", "RETURN"]));
             }
 
             string[] notLast = devices.Count == 0 ? [] : ["!", "-i", devices[^1]];
-            rules.Add(new IptablesRule(Nat, network.Chain,
+            rules.Add(new IptablesRule(Nat, chains.Dnat,
                 [.. destination, .. notLast, .. port, .. comment, "-j", "DNAT", "--to-destination", Endpoint(container.Address, mapping.ContainerPort)]));
         }
 
         if (rules.Count > 0 && network.Snat)
         {
             string[] dnated = ["-d", container.Host, "-m", "conntrack", "--ctstate", "DNAT", .. comment, "-j", "MASQUERADE"];
-            rules.Add(new IptablesRule(Nat, network.MasqChain, ["-s", container.Subnet, .. dnated]));
+            rules.Add(new IptablesRule(Nat, chains.Masq, ["-s", container.Subnet, .. dnated]));
             if (container.Family == IpFamily.V4)
             {
-                rules.Add(new IptablesRule(Nat, network.MasqChain, ["-s", Loopback4, .. dnated]));
+                rules.Add(new IptablesRule(Nat, chains.Masq, ["-s", Loopback4, .. dnated]));
             }
         }
 
         return rules;
+    }
+
+    /// <summary>
+    /// The jumps from the network's chains to a container's chains: per protocol, the host ports of its DNAT rules
+    /// (multiport takes 15 a rule), so a packet enters only the chains of containers that map its port; one jump to
+    /// its masquerade chain if it has one.
+    /// </summary>
+    public static IReadOnlyList<IptablesRule> Jumps(NetworkLayout network, RuleTag tag, IReadOnlyList<IptablesRule> containerRules)
+    {
+        var chains = network.ChainsOf(tag);
+        string[] comment = ["-m", "comment", "--comment", tag.Comment];
+        var jumps = new List<IptablesRule>();
+        foreach (var protocol in containerRules.Where(r => r.Chain == chains.Dnat && r.Target == "DNAT")
+                     .Select(r => r.ValueOf("-p")!).Distinct(StringComparer.Ordinal))
+        {
+            var ports = containerRules.Where(r => r.Chain == chains.Dnat && r.Target == "DNAT" && r.ValueOf("-p") == protocol)
+                .Select(r => r.ValueOf("--dport")!).Distinct(StringComparer.Ordinal).ToList();
+            for (var i = 0; i < ports.Count; i += MultiportLimit)
+            {
+                jumps.Add(new IptablesRule(Nat, network.Chain,
+                    ["-p", protocol, "-m", "multiport", "--dports", string.Join(',', ports.Skip(i).Take(MultiportLimit)), .. comment, "-j", chains.Dnat]));
+            }
+        }
+
+        if (containerRules.Any(r => r.Chain == chains.Masq))
+        {
+            jumps.Add(new IptablesRule(Nat, network.MasqChain, [.. comment, "-j", chains.Masq]));
+        }
+
+        return jumps;
+    }
+
+    /// <summary>
+    /// ADD, first try: the container's chains, their rules and the jumps to them, appended without reading anything.
+    /// Applying it fails, changing nothing, when the container's chains exist already (a repeated ADD, or one whose
+    /// DEL never came) or the network's chains do not (the first container); the caller then reads and uses
+    /// <see cref="Add"/>. The network's jumps and guard are not verified here: they come and go in the same
+    /// transaction as its chain (CHECK verifies them).
+    /// </summary>
+    public static RestoreBatch AddFresh(NetworkLayout network, RuleTag tag, IReadOnlyList<IptablesRule> containerRules)
+    {
+        var batch = new RestoreBatch();
+        var chains = network.ChainsOf(tag);
+        foreach (var chain in new[] { chains.Dnat, chains.Masq }.Where(c => containerRules.Any(r => r.Chain == c)))
+        {
+            batch.Add(Nat, $"-N {chain}");
+        }
+
+        foreach (var rule in containerRules.Concat(Jumps(network, tag, containerRules)))
+        {
+            batch.Append(rule);
+        }
+
+        return batch;
     }
 
     /// <summary>The rules that belong to the network rather than to a container: the jumps and the guard.</summary>
@@ -160,9 +260,23 @@ public static class RulePlanner
     public static RestoreBatch Add(NetworkLayout network, IpFamily family, RuleTag tag, IReadOnlyList<IptablesRule> containerRules, RulesetSnapshot current)
     {
         var batch = new RestoreBatch();
-        foreach (var stale in OwnRules(network, current).Where(tag.Owns))
+        var chains = network.ChainsOf(tag);
+        var mine = new[] { chains.Dnat, chains.Masq }.Where(c => containerRules.Any(r => r.Chain == c)).ToList();
+        var stale = OwnRules(network, current).Where(tag.Owns).ToList();
+        foreach (var rule in stale)
         {
-            batch.Delete(stale);
+            batch.Delete(rule);
+        }
+
+        // The chains of an earlier ADD: emptied and reused if this one needs them, else removed with their jumps.
+        foreach (var chain in stale.Select(r => r.Target).Append(chains.Dnat).Append(chains.Masq).OfType<string>()
+                     .Where(ContainerChains.IsContainerChain).Distinct(StringComparer.Ordinal).Where(c => current.HasChain(Nat, c)))
+        {
+            batch.Add(Nat, $"-F {chain}");
+            if (!mine.Contains(chain))
+            {
+                batch.Add(Nat, $"-X {chain}");
+            }
         }
 
         foreach (var chain in OwnChains(network))
@@ -187,12 +301,69 @@ public static class RulePlanner
             }
         }
 
-        foreach (var rule in containerRules)
+        foreach (var chain in mine.Where(c => !current.HasChain(Nat, c)))
+        {
+            batch.Add(Nat, $"-N {chain}");
+        }
+
+        foreach (var rule in containerRules.Concat(Jumps(network, tag, containerRules)))
         {
             batch.Append(rule);
         }
 
         return batch;
+    }
+
+    /// <summary>
+    /// DEL, first try, from the listing of the network's DNAT chain alone (<c>iptables -S C</c>): the attachment's
+    /// jumps and any flat rule of its tag (Mesos's) deleted, its chains flushed and removed, and, when no other rule
+    /// is left in C, the network's chains, jumps and guard too. Null when the listing cannot tell enough (snat off,
+    /// whose masquerade chain may hold an earlier config's jumps): the caller reads everything and uses
+    /// <see cref="Remove"/>, as it does when applying this fails (a masquerade jump or network jump not as
+    /// expected: iptables-restore changes nothing then).
+    /// </summary>
+    public static (RestoreBatch Batch, IReadOnlyList<IptablesRule> Removed)? RemoveListed(
+        NetworkLayout network, IpFamily family, RuleTag tag, IReadOnlyList<IptablesRule> chainRules)
+    {
+        if (!network.Snat)
+        {
+            return null;
+        }
+
+        var chains = network.ChainsOf(tag);
+        var batch = new RestoreBatch();
+        var removed = chainRules.Where(r => r.Chain == network.Chain && tag.Owns(r)).ToList();
+        foreach (var rule in removed)
+        {
+            batch.Delete(rule);
+        }
+
+        if (removed.Any(r => r.Target == chains.Dnat))
+        {
+            batch.Add(Nat, $"-F {chains.Dnat}");
+            batch.Add(Nat, $"-X {chains.Dnat}");
+            var masqJump = new IptablesRule(Nat, network.MasqChain, ["-m", "comment", "--comment", tag.Comment, "-j", chains.Masq]);
+            batch.Delete(masqJump);
+            batch.Add(Nat, $"-F {chains.Masq}");
+            batch.Add(Nat, $"-X {chains.Masq}");
+            removed.Add(masqJump);
+        }
+
+        if (chainRules.Count(r => r.Chain == network.Chain) == removed.Count(r => r.Chain == network.Chain))
+        {
+            foreach (var rule in NetworkRules(network, family))
+            {
+                batch.Delete(rule);
+                if (rule.Target == network.Chain && rule.Chain == "OUTPUT")
+                {
+                    batch.Add(Nat, $"-X {network.Chain}");
+                }
+            }
+
+            batch.Add(Nat, $"-X {network.MasqChain}");
+        }
+
+        return (batch, removed);
     }
 
     /// <summary>
@@ -210,6 +381,14 @@ public static class RulePlanner
         }
 
         var gone = removed.ToHashSet();
+        foreach (var chain in removed.Select(r => r.Target).OfType<string>().Where(ContainerChains.IsContainerChain)
+                     .Distinct(StringComparer.Ordinal).Where(c => current.HasChain(Nat, c)).ToList())
+        {
+            removed.AddRange(current.Rules(Nat, chain));
+            batch.Add(Nat, $"-F {chain}");
+            batch.Add(Nat, $"-X {chain}");
+        }
+
         foreach (var chain in OwnChains(network).Distinct(StringComparer.Ordinal))
         {
             if (!current.HasChain(Nat, chain) || current.Rules(Nat, chain).Any(r => !gone.Contains(r)))
@@ -237,20 +416,25 @@ public static class RulePlanner
 
     /// <summary>CHECK: the rules (network and container) that should be there and are not.</summary>
     public static IReadOnlyList<IptablesRule> Missing(
-        NetworkLayout network, IpFamily family, IReadOnlyList<IptablesRule> containerRules, RulesetSnapshot current)
+        NetworkLayout network, IpFamily family, RuleTag tag, IReadOnlyList<IptablesRule> containerRules, RulesetSnapshot current)
     {
         var existing = current.Rules(Nat).Concat(current.Rules(Raw)).ToHashSet();
-        return [.. NetworkRules(network, family).Concat(containerRules).Where(r => !existing.Contains(r))];
+        return [.. NetworkRules(network, family).Concat(Jumps(network, tag, containerRules)).Concat(containerRules).Where(r => !existing.Contains(r))];
     }
 
     /// <summary>The mappings that apply to a family: those without a hostIP, and those whose hostIP is of it.</summary>
     public static IEnumerable<PortMapping> MappingsFor(IpFamily family, IEnumerable<PortMapping> mappings) =>
         mappings.Where(m => m.HostIp is null || FamilyOf(IPAddress.Parse(m.HostIp)) == family);
 
-    /// <summary>UDP host ports among DNAT rules (whose conntrack entries are flushed when they come and go).</summary>
+    /// <summary>
+    /// UDP host ports among DNAT rules and the multiport jumps to containers' chains (whose conntrack entries are
+    /// flushed when they come and go).
+    /// </summary>
     public static IReadOnlyList<int> UdpHostPorts(IEnumerable<IptablesRule> rules) =>
-        [.. rules.Where(r => r.Target == "DNAT" && r.ValueOf("-p") == "udp")
-            .Select(r => int.Parse(r.ValueOf("--dport")!, NumberStyles.None, CultureInfo.InvariantCulture))
+        [.. rules.Where(r => r.ValueOf("-p") == "udp")
+            .SelectMany(r => r.Target == "DNAT" && r.ValueOf("--dport") is { } port ? [port]
+                : ContainerChains.IsContainerChain(r.Target) && r.ValueOf("--dports") is { } ports ? ports.Split(',') : [])
+            .Select(p => int.Parse(p, NumberStyles.None, CultureInfo.InvariantCulture))
             .Distinct()
             .Order()];
 

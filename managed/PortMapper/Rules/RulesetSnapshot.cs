@@ -76,6 +76,32 @@ public sealed class RulesetSnapshot
         return snapshot;
     }
 
+    /// <summary>
+    /// Parses <c>iptables -t table -S chain</c> output: its <c>-N</c>/<c>-P</c> line, then <c>-A</c> rules.
+    /// </summary>
+    public static IReadOnlyList<IptablesRule> ParseListing(string table, string listing)
+    {
+        var rules = new List<IptablesRule>();
+        foreach (var raw in listing.Split('\n'))
+        {
+            var line = raw.TrimEnd('\r');
+            if (line.Length == 0 || line.StartsWith("-N ", StringComparison.Ordinal) || line.StartsWith("-P ", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var tokens = RuleTokens.Split(line);
+            if (tokens.Count < 2 || tokens[0] != "-A")
+            {
+                throw new FormatException($"listing line \"{line}\" is not a rule");
+            }
+
+            rules.Add(new IptablesRule(table, tokens[1], tokens.Skip(2).ToList()));
+        }
+
+        return rules;
+    }
+
     private sealed class Table
     {
         public HashSet<string> Chains { get; } = new(StringComparer.Ordinal);

@@ -76,10 +76,13 @@ internal sealed class PortMapperNetwork : IDisposable
             HelperPath = NetIsolator.Testing.BuildTree.Helper,
         }, (level, message) => { lock (Sandbox.Log) { Sandbox.Log.Add((level, message)); } });
 
-    /// <summary>Lines of the fake host's iptables-save that belong to this network (chains, rules, jumps, guard).</summary>
+    /// <summary>
+    /// Lines of the fake host's iptables-save that belong to this network (chains, rules, jumps, guard), and to the
+    /// containers' own chains (<c>MCPM-DN-*</c>, <c>MCPM-SN-*</c>; the fake host has no other network).
+    /// </summary>
     public List<string> RuleLines() =>
         [.. (CniSandbox.Run("ip", "netns", "exec", Sandbox.HostNetns, "iptables-save") + CniSandbox.Run("ip", "netns", "exec", Sandbox.HostNetns, "ip6tables-save"))
-            .Split('\n').Where(l => l.Contains(Chain, StringComparison.Ordinal))];
+            .Split('\n').Where(l => l.Contains(Chain, StringComparison.Ordinal) || l.Contains("MCPM-", StringComparison.Ordinal))];
 
     public void Dispose()
     {

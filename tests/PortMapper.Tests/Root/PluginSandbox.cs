@@ -183,16 +183,27 @@ internal sealed class PluginSandbox : IDisposable
             var tables = Tables(family, backend);
             ours.AddRange(new[] { "nat", "raw" }.SelectMany(t => tables.Rules(t)).Where(r =>
                 r.Chain.StartsWith(Chain, StringComparison.Ordinal) || (r.Target?.StartsWith(Chain, StringComparison.Ordinal) ?? false)
-                || (r.Comment?.Contains(Chain, StringComparison.Ordinal) ?? false)));
+                || (r.Comment?.Contains(Chain, StringComparison.Ordinal) ?? false)
+                || ContainerChains.IsContainerChain(r.Chain) || ContainerChains.IsContainerChain(r.Target)));
         }
 
         return ours;
     }
 
-    /// <summary>Our user-defined chains that exist, in both families.</summary>
+    /// <summary>Our user-defined chains that exist (the network's and the containers'), in both families.</summary>
     public List<string> OurChains(string backend = "nft") =>
         [.. new[] { IpFamily.V4, IpFamily.V6 }.SelectMany(f =>
-            new[] { Chain, Chain + "-MASQ" }.Where(c => Tables(f, backend).HasChain("nat", c)).Select(c => $"{f}:{c}"))];
+        {
+            var tables = Tables(f, backend);
+            var containerChains = tables.Rules("nat").Select(r => r.Chain).Where(ContainerChains.IsContainerChain)
+                .Concat(tables.Rules("nat").Select(r => r.Target).OfType<string>().Where(ContainerChains.IsContainerChain));
+            return new[] { Chain, Chain + "-MASQ" }.Concat(containerChains).Distinct(StringComparer.Ordinal)
+                .Where(c => tables.HasChain("nat", c)).Select(c => $"{f}:{c}");
+        })];
+
+    /// <summary>The rules of the containers' DNAT chains (the DNAT and RETURN rules), of one family.</summary>
+    public List<IptablesRule> DnatRules(IpFamily family = IpFamily.V4) =>
+        [.. Tables(family).Rules("nat").Where(r => r.Chain.StartsWith(ContainerChains.DnatPrefix, StringComparison.Ordinal))];
 
     public List<string> Leases() =>
         !System.IO.Directory.Exists(IpamDir)

@@ -41,8 +41,8 @@ public sealed class PortMapperPluginTests : IDisposable
             Assert.StartsWith($"hello from {_sandbox.ClientIp}:", Traffic.Tcp(_sandbox.ClientNetnsPath, _sandbox.HostIp, 8080, "hello"));
             using var udp = Traffic.UdpClient(_sandbox.ClientNetnsPath);
             Assert.StartsWith($"dgram from {_sandbox.ClientIp}:", Traffic.Udp(udp, _sandbox.HostIp, 5353, "dgram"));
-            Assert.True(_sandbox.OurChains().Count == 2, string.Join(",", _sandbox.OurChains()));
-            Assert.Contains(_sandbox.Tables().Rules("nat", _sandbox.Chain), r => r.ValueOf("--to-destination") == $"{containerIp}:80");
+            Assert.True(_sandbox.OurChains().Count == 4, string.Join(",", _sandbox.OurChains()));
+            Assert.Contains(_sandbox.DnatRules(), r => r.ValueOf("--to-destination") == $"{containerIp}:80");
 
             // CHECK passes while the rules are there.
             var check = _sandbox.Invoke(PluginCommand.Check, "c1", netns, WithPrevResult(config, result));
@@ -202,6 +202,33 @@ public sealed class PortMapperPluginTests : IDisposable
     }
 
     [RootFact]
+    public void Del_OfOneOfTwo_FromTheChainListing_TakesMesosTaggedRulesToo_AndKeepsTheNeighbour()
+    {
+        var (n1, n2) = (_sandbox.NewContainer(), _sandbox.NewContainer());
+        var (c1, c2) = (_sandbox.Config("""[{"hostPort":8080,"containerPort":80}]"""), _sandbox.Config("""[{"hostPort":9090,"containerPort":80}]"""));
+        var result = JsonNode.Parse(_sandbox.Add("c1", n1, c1).Stdout)!;
+        _sandbox.Add("c2", n2, c2);
+        Assert.Equal(6, _sandbox.OurChains().Count);   // the network's two, and two per container
+        // A rule Mesos's own plugin left for c1 (flat in the network chain, tagged with the id alone).
+        PluginSandbox.Run("ip", ["netns", "exec", _sandbox.HostNetns, "iptables-nft", "-t", "nat", "-A", _sandbox.Chain, "-p", "tcp", "-m", "tcp",
+            "--dport", "7070", "-m", "comment", "--comment", "container_id: c1", "-j", "DNAT", "--to-destination", "10.1.0.9:80"]);
+
+        _sandbox.Del("c1", n1, WithPrevResult(c1, result));
+
+        Assert.Equal(["9090"], _sandbox.DnatRules().Select(r => r.ValueOf("--dport")));
+        Assert.All(_sandbox.Tables().Rules("nat", _sandbox.Chain), r => Assert.Equal("container_id: c2 ifname: eth0", r.Comment));
+        Assert.Equal(4, _sandbox.OurChains().Count);
+        using (var server = Traffic.StartEcho(n2, 80))
+        {
+            Assert.StartsWith("c2 from", Traffic.Tcp(_sandbox.ClientNetnsPath, _sandbox.HostIp, 9090, "c2"));
+        }
+
+        _sandbox.Del("c2", n2, c2);
+        Assert.Empty(_sandbox.OurRules());
+        Assert.Empty(_sandbox.OurChains());
+    }
+
+    [RootFact]
     public void Check_ReportsARuleRemovedBehindItsBack()
     {
         var netns = _sandbox.NewContainer();
@@ -259,7 +286,9 @@ public sealed class PortMapperPluginTests : IDisposable
             Assert.StartsWith("m from", Traffic.Tcp(_sandbox.ClientNetnsPath, _sandbox.HostIp, 8080, "m"));
         }
 
-        Assert.Equal(2, _sandbox.Tables().Rules("nat", _sandbox.Chain).Count());
+        // excludeDevices: a RETURN for the first device, the DNAT negating the last, behind one jump.
+        Assert.Equal(2, _sandbox.DnatRules().Count);
+        Assert.Single(_sandbox.Tables().Rules("nat", _sandbox.Chain));
         _sandbox.Del("mesos", netns, text);
     }
 
