@@ -1,43 +1,53 @@
 #!/usr/bin/env bash
 # Runs one benchmark suite and prints its figures, one line each: `name value unit [details]`.
 #   ./bench/run.sh bridge [--quick]
-#   ./bench/run.sh cni [--quick]      (root only: CNI isolator vs the reference path; also bench/results/cni.{csv,png})
-# The results are also written to bench/results/<suite>.txt.
+#   ./bench/run.sh cni [--quick]          (root: CNI isolator vs ip netns add + the plugins run directly)
+#   ./bench/run.sh portmapper [--quick]   (root: mesos-cni-port-mapper vs bridge + portmap)
+#   ./bench/run.sh portmapping [--quick]  (root: port-mapping isolator vs the same plan as ip/tc commands)
+# The results are written to bench/results/<suite>.txt, and for the root suites also <suite>.csv and <suite>.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Builds the CMake targets a suite needs (the NativeAOT executables it runs, or the native benchmark).
+build_targets() {
+  [ -f build/CMakeCache.txt ] || cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build build --target "$@" >/dev/null
+}
+
+# Runs the managed benchmark project bench/<folder>/<project>.csproj as root, with gnuplot for its plot.
+run_managed_suite() {
+  local folder=$1 project=$2
+  shift 2
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "bench/run.sh: the $suite suite must run as root (it creates network namespaces)" >&2; exit 2
+  fi
+  if ! command -v gnuplot >/dev/null 2>&1; then
+    echo "bench/run.sh: installing gnuplot-nox for the plot" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y gnuplot-nox >/dev/null
+  fi
+  local out
+  if ! out=$(dotnet build -c Release -nologo -v q "bench/$folder/$project.csproj" 2>&1); then
+    echo "$out" >&2; exit 1
+  fi
+  mkdir -p bench/results
+  dotnet "bench/$folder/bin/Release/net10.0/$project.dll" --results bench/results "$@" | tee "bench/results/$suite.txt"
+  exit "${PIPESTATUS[0]}"
+}
 
 suite=${1:-}
 shift || true
 case "$suite" in
-  bridge) ;;
-  cni)
-    if [ "$(id -u)" -ne 0 ]; then
-      echo "bench/run.sh: the cni suite must run as root (it creates network namespaces and runs CNI plugins)" >&2; exit 2
-    fi
-    if ! command -v gnuplot >/dev/null 2>&1; then
-      echo "bench/run.sh: installing gnuplot-nox for the plot" >&2
-      DEBIAN_FRONTEND=noninteractive apt-get install -y gnuplot-nox >/dev/null
-    fi
-    # The isolator runs build/bin/netisolator-helper in isolate, as it does on an agent.
-    if [ ! -f build/CMakeCache.txt ]; then
-      cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-    fi
-    cmake --build build --target netisolator_helper >/dev/null
-    if ! out=$(dotnet build -c Release -nologo -v q bench/cni/NetIsolator.Bench.Cni.csproj 2>&1); then
-      echo "$out" >&2; exit 1
-    fi
+  bridge)
+    build_targets bridge_bench
     mkdir -p bench/results
-    dotnet bench/cni/bin/Release/net10.0/NetIsolator.Bench.Cni.dll --results bench/results "$@" | tee "bench/results/$suite.txt"
-    exit "${PIPESTATUS[0]}" ;;
-  portmapper|portmapping)
-    echo "bench/run.sh: suite '$suite' arrives with its isolator (see the open issues)" >&2; exit 2 ;;
-  *) echo "usage: bench/run.sh bridge|cni [--quick]" >&2; exit 2 ;;
+    build/bin/bridge_bench "$@" | tee "bench/results/$suite.txt" ;;
+  cni)
+    build_targets netisolator_helper        # the isolator runs network-cni-setup in isolate, as on an agent
+    run_managed_suite cni NetIsolator.Bench.Cni "$@" ;;
+  portmapper)
+    build_targets netisolator_port_mapper   # build/bin/mesos-cni-port-mapper
+    run_managed_suite portmapper NetIsolator.Bench.PortMapper "$@" ;;
+  portmapping)
+    run_managed_suite portmapping NetIsolator.Bench.PortMapping "$@" ;;
+  *) echo "usage: bench/run.sh bridge|cni|portmapper|portmapping [--quick]" >&2; exit 2 ;;
 esac
-
-if [ ! -f build/CMakeCache.txt ]; then
-  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-fi
-cmake --build build --target bridge_bench >/dev/null
-
-mkdir -p bench/results
-build/bin/bridge_bench "$@" | tee "bench/results/$suite.txt"

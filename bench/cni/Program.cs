@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using Mesos;
+using NetIsolator.Bench;
 using NetIsolator.Bench.Cni;
-using static NetIsolator.Bench.Cni.Stats;
+using static NetIsolator.Bench.Stats;
 
 // The CNI isolator benchmark: ours (NetIsolator.Isolators.Cni.CniIsolator) against the reference path of
 // /work/shared/reference/baselines.md §1/§1b, side by side in one run. Prints `name value unit details` lines and writes
@@ -240,8 +241,13 @@ using (var sandbox = new Sandbox())
             $"({usageContainers} attached containers x {UsageRounds} rounds; counters {(usageHasCounters ? "present" : "MISSING")}) target<=1 {(Median(usage) <= 1 ? "met" : "NOT-met")}");
 
         samples.WriteCsv(Path.Join(resultsDir, "cni.csv"));
-        Plot.Write(Path.GetFullPath(Path.Join(resultsDir, "cni.png")), samples, scenarios, concurrent,
-            $"{System.Environment.ProcessorCount}-CPU VM, {DateTime.UtcNow:yyyy-MM-dd}{(quick ? ", --quick" : "")}");
+        Plot.Write(Path.GetFullPath(Path.Join(resultsDir, "cni.png")), samples, scenarios,
+            [new("attach", "attach: ours = prepare + isolate; reference = ip netns add + bridge ADD"),
+             new("detach", "detach: ours = cleanup; reference = bridge DEL + ip netns del")],
+            [new("ours", "ours (CniIsolator)", "#1f77b4"), new("ref", "reference (plugins run directly)", "#ff7f0e")],
+            $"CNI isolator (ours) vs reference, bridge + host-local\\n{System.Environment.ProcessorCount}-CPU VM, {DateTime.UtcNow:yyyy-MM-dd}{(quick ? ", --quick" : "")}",
+            $"containers N (sequential), or {concurrent} attached/detached concurrently",
+            logScale: true);
     }
     finally
     {

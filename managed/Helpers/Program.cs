@@ -1,4 +1,5 @@
 using NetIsolator.Helpers.Cni;
+using NetIsolator.Helpers.PortMapping;
 
 namespace NetIsolator.Helpers;
 
@@ -14,8 +15,23 @@ public static class Program
             NetworkCniSetup.Run(arguments, Environment.GetEnvironmentVariables(), Console.Out, Console.Error),
     };
 
+    static Program()
+    {
+        // Mesos's mesos-network-helper subcommands for network/port_mapping: update, statistics, htb_config.
+        foreach (var (name, run) in PortMappingSubcommands.All(Environment.GetEnvironmentVariables(), Console.Out, Console.Error))
+        {
+            Subcommands.Add(name, run);
+        }
+    }
+
     public static int Main(string[] args)
     {
+        // `help <subcommand>` is `<subcommand> --help`, as in Mesos's helpers.
+        if (args is ["help", var named] && Subcommands.TryGetValue(named, out var helpOf))
+        {
+            return helpOf(["--help"]);
+        }
+
         if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
         {
             var output = args.Length == 0 ? Console.Error : Console.Out;

@@ -15,10 +15,11 @@ public sealed class NetworkCniSetupTests : IDisposable
     private readonly List<ContainerProcess> _containers = [];
     private readonly string _hostHosts = File.ReadAllText("/etc/hosts");
     private readonly string _hostname = File.ReadAllText("/proc/sys/kernel/hostname");
-    private readonly string[] _hostMounts = HostMountPoints();
+    private readonly string[] _hostMounts;
 
     public NetworkCniSetupTests()
     {
+        _hostMounts = HostMountPoints();
         File.WriteAllText(Source("hosts"), "127.0.0.1 localhost\n10.9.8.7 box\n");
         File.WriteAllText(Source("hostname"), "box");
         File.WriteAllText(Source("resolv.conf"), "nameserver 10.9.8.1\n");
@@ -201,6 +202,12 @@ public sealed class NetworkCniSetupTests : IDisposable
         return (process.ExitCode, stdout.Result, stderr);
     }
 
-    private static string[] HostMountPoints() =>
-        [.. File.ReadAllLines("/proc/self/mountinfo").Select(l => l.Split(' ')[4]).Order(StringComparer.Ordinal)];
+    /// <summary>
+    /// The host's mount points this helper could touch: under /etc and under this test's directory (other suites
+    /// running at the same time add and remove mounts elsewhere, e.g. under /run/netns and their own temp dirs).
+    /// </summary>
+    private string[] HostMountPoints() =>
+        [.. File.ReadAllLines("/proc/self/mountinfo").Select(l => l.Split(' ')[4])
+            .Where(p => p.StartsWith("/etc/", StringComparison.Ordinal) || p.StartsWith(_directory, StringComparison.Ordinal))
+            .Order(StringComparer.Ordinal)];
 }

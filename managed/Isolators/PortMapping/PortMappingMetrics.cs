@@ -18,6 +18,8 @@ public sealed class PortMappingMetrics
         .. Pairs("removing", ["eth0_ip", "lo_ip", "veth_ip", "eth0_icmp", "eth0_arp", "eth0_egress"], "errors", "do_not_exist"),
         .. Pairs("updating", ["eth0_icmp", "eth0_arp"], "errors", "already_exist", "do_not_exist"),
         "updating_container_ip_filters_errors",
+        // Not Mesos's: an unknown orphan recovery could not clean up (Mesos fails the whole recovery instead).
+        "recovering_unknown_orphans_errors",
     ];
 
     private readonly ConcurrentDictionary<string, long> _counters = new(StringComparer.Ordinal);

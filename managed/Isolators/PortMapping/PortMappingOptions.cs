@@ -343,16 +343,13 @@ public sealed record PortMappingOptions
     /// The link speed from <c>/sys/class/net/&lt;eth0&gt;/speed</c> (Mbit/s) in bytes/s, or null when the file is
     /// missing, unparsable or holds the "unknown" values (-1 / 0xFFFFFFFF) that virtual links report.
     /// </summary>
-    public static ulong? ParseSysfsSpeed(string? text)
-    {
-        if (text is null || !long.TryParse(text.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var mbits)
-            || mbits <= 0 || mbits == uint.MaxValue)
-        {
-            return null;
-        }
+    public static ulong? ParseSysfsSpeed(string? text) =>
+        text is not null && long.TryParse(text.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var mbits) && mbits is > 0 and < uint.MaxValue
+            ? SpeedFromMbits((uint)mbits)
+            : null;
 
-        return (ulong)mbits * 1_000_000 / 8;
-    }
+    /// <summary>A link speed in Mbit/s (ethtool's unit) as bytes/s; null or 0 (unknown) → null.</summary>
+    public static ulong? SpeedFromMbits(uint? mbits) => mbits is { } value and > 0 and < uint.MaxValue ? (ulong)value * 1_000_000 / 8 : null;
 
     private static string? Empty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.ExceptionServices;
 using Mesos;
 using Mesos.Slave;
 using NetIsolator.Isolators.PortMappingIsolation;
@@ -20,6 +21,7 @@ internal sealed class PortMappingSandbox : IDisposable
 {
     private static int s_subnet = Random.Shared.Next(0, 200);
     private readonly List<Process> _containers = [];
+    private int _tornDown;
 
     public PortMappingSandbox()
     {
@@ -73,19 +75,96 @@ internal sealed class PortMappingSandbox : IDisposable
         new(options ?? Options(), (level, message) => { lock (Log) { Log.Add((level, message)); } });
 
     /// <summary>A process in new NET and MNT namespaces, as the launcher clones it.</summary>
-    public int StartContainer()
+    public int StartContainer() => StartContainers(1, mount: true)[0];
+
+    /// <summary>
+    /// <paramref name="count"/> processes each in a new network namespace (and mount namespace if
+    /// <paramref name="mount"/>), started a few at a time; returns their pids once every one is in its namespace.
+    /// </summary>
+    public List<int> StartContainers(int count, bool mount = false)
     {
-        var process = Process.Start(new ProcessStartInfo("unshare", ["--net", "--mount", "--propagation", "private", "sleep", "300"]))!;
-        _containers.Add(process);
-        var self = new FileInfo("/proc/self/ns/net").LinkTarget;
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (new FileInfo($"/proc/{process.Id}/ns/net").LinkTarget == self)
+        string[] arguments = mount ? ["--net", "--mount", "--propagation", "private", "sleep", "300"] : ["--net", "sleep", "300"];
+        var started = new Process[count];
+        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
+            started[i] = Process.Start(new ProcessStartInfo("unshare", arguments))!);
+        lock (_containers)
         {
-            Assert.True(DateTime.UtcNow < deadline, "unshare did not enter new namespaces");
-            Thread.Sleep(10);
+            _containers.AddRange(started);
         }
 
-        return process.Id;
+        var self = new FileInfo("/proc/self/ns/net").LinkTarget;
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        foreach (var process in started)
+        {
+            while (new FileInfo($"/proc/{process.Id}/ns/net").LinkTarget == self)
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"unshare (pid {process.Id}) did not enter new namespaces within 30 s");
+                Thread.Sleep(5);
+            }
+        }
+
+        return [.. started.Select(p => p.Id)];
+    }
+
+    /// <summary>The checkpointed state the agent hands to recover for a container.</summary>
+    public static ContainerState State(ContainerID id, int pid) => new() { ContainerId = id, Pid = (ulong)pid, Directory = "/tmp" };
+
+    /// <summary>A UDP socket bound to 0.0.0.0:<paramref name="port"/> inside the namespace at <paramref name="netnsPath"/>.</summary>
+    public static Socket UdpListen(string netnsPath, int port)
+    {
+        using var ns = NetworkNamespace.Open(netnsPath);
+        return ns.Run(() =>
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            socket.Bind(new IPEndPoint(IPAddress.Any, port));
+            return socket;
+        });
+    }
+
+    /// <summary>
+    /// Sends one datagram from the namespace to <paramref name="target"/> and returns what <paramref name="receiver"/>
+    /// got, or null if nothing arrived within the timeout.
+    /// </summary>
+    public static string? UdpExchange(string fromNetnsPath, IPEndPoint target, Socket receiver, int timeoutMs = 2000)
+    {
+        using var ns = NetworkNamespace.Open(fromNetnsPath);
+        using var client = ns.Run(() => new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp));
+        var payload = "datagram-" + Guid.NewGuid().ToString("N")[..8];
+        var buffer = new byte[256];
+        var deadline = DateTime.UtcNow.AddMilliseconds(timeoutMs);
+        // The first datagram may be lost while ARP resolves; resend a few times within the timeout.
+        for (var attempt = 0; attempt < 10 && DateTime.UtcNow < deadline; attempt++)
+        {
+            client.SendTo(System.Text.Encoding.ASCII.GetBytes(payload), target);
+            while (receiver.Poll(TimeSpan.FromMilliseconds(Math.Min(200, Math.Max(1, (deadline - DateTime.UtcNow).TotalMilliseconds))), SelectMode.SelectRead))
+            {
+                var text = System.Text.Encoding.ASCII.GetString(buffer, 0, receiver.Receive(buffer));
+                if (text == payload)
+                {
+                    return text;
+                }
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Runs a program inside the namespace at <paramref name="netnsPath"/> (<c>nsenter --net</c>) and returns its stdout.</summary>
+    public static string RunIn(string netnsPath, string program, params string[] args) =>
+        Run("nsenter", [$"--net={netnsPath}", program, .. args]);
+
+    /// <summary>The namespace's IPv4 neighbour table: address → (MAC, state), from <c>ip -4 neigh show</c>.</summary>
+    public static Dictionary<string, (string Mac, string State)> Neighbours(string netnsPath) =>
+        RunIn(netnsPath, "ip", "-4", "neigh", "show").Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Where(f => f.Contains("lladdr"))
+            .ToDictionary(f => f[0], f => (f[Array.IndexOf(f, "lladdr") + 1], f[^1]));
+
+    /// <summary>The MAC of <paramref name="device"/> in the namespace (from <c>ip link</c>: sysfs shows the mounting namespace's links).</summary>
+    public static string Mac(string netnsPath, string device)
+    {
+        var fields = RunIn(netnsPath, "ip", "-o", "link", "show", "dev", device).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return fields[Array.IndexOf(fields, "link/ether") + 1];
     }
 
     public static ContainerConfig Config(string? ports = null, double cpus = 1)
@@ -112,9 +191,9 @@ internal sealed class PortMappingSandbox : IDisposable
     }
 
     /// <summary>prepare, start, isolate: the agent's launch. Returns the pid.</summary>
-    public async Task<int> LaunchAsync(PortMappingIsolator isolator, ContainerID id, string? ports = null)
+    public async Task<int> LaunchAsync(PortMappingIsolator isolator, ContainerID id, string? ports = null, double cpus = 1)
     {
-        var launch = await isolator.PrepareAsync(id, Config(ports));
+        var launch = await isolator.PrepareAsync(id, Config(ports, cpus));
         Assert.NotNull(launch);
         var pid = StartContainer();
         await isolator.IsolateAsync(id, pid);
@@ -184,43 +263,132 @@ internal sealed class PortMappingSandbox : IDisposable
     public List<string> Pins() =>
         [.. MountInfo.ReadSelf().Where(m => m.MountPoint.StartsWith(Directory + "/", StringComparison.Ordinal) && m.FilesystemType == "nsfs").Select(m => m.MountPoint)];
 
+    /// <summary>
+    /// Runs <paramref name="body"/> in a new sandbox and tears it down after. A failure of the body is never hidden by
+    /// the teardown's findings: both are reported (the body's failure first); with a passing body, any leak fails the test.
+    /// </summary>
+    public static async Task RunAsync(Func<PortMappingSandbox, Task> body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        var sandbox = new PortMappingSandbox();
+        Exception? failure = null;
+        try
+        {
+            await body(sandbox);
+        }
+        catch (Exception e)
+        {
+            failure = e;
+        }
+
+        var problems = sandbox.TearDown();
+        if (failure is not null && problems.Count > 0)
+        {
+            throw new AggregateException($"the test failed, and its sandbox also found: {string.Join("; ", problems)}", failure, new LeakException(problems));
+        }
+
+        if (failure is not null)
+        {
+            ExceptionDispatchInfo.Throw(failure);
+        }
+
+        Assert.True(problems.Count == 0, $"the sandbox found: {string.Join("; ", problems)}");
+    }
+
+    /// <summary>Tears down and fails on leaks; for <c>using</c> (prefer <see cref="RunAsync"/>, which never hides the body's failure).</summary>
     public void Dispose()
     {
-        var vethLinks = VethLinks();
-        var pins = Pins();
-        var symlinks = System.IO.Directory.Exists(Path.Join(Directory, "symlinks")) ? System.IO.Directory.GetFileSystemEntries(Path.Join(Directory, "symlinks")) : [];
-        foreach (var process in _containers)
+        var problems = TearDown();
+        Assert.True(problems.Count == 0, $"the sandbox found: {string.Join("; ", problems)}");
+    }
+
+    /// <summary>
+    /// Kills the containers, deletes both namespaces and the temp dir, and returns what the isolator left behind
+    /// (<c>mesos*</c> links, pins, symlinks) and what could not be cleaned; never throws. Runs once.
+    /// </summary>
+    public List<string> TearDown()
+    {
+        var problems = new List<string>();
+        if (Interlocked.Exchange(ref _tornDown, 1) != 0)
+        {
+            return problems;
+        }
+
+        void Attempt(string what, Action action)
         {
             try
             {
-                process.Kill();
-                process.WaitForExit();
+                action();
             }
-            catch (InvalidOperationException)
+            catch (Exception e)
             {
+                problems.Add($"{what}: {e.Message}");
             }
+        }
 
+        List<string> vethLinks = [];
+        List<string> pins = [];
+        string[] symlinks = [];
+        Attempt("listing mesos* links", () => vethLinks = VethLinks());
+        Attempt("listing pins", () => pins = Pins());
+        Attempt("listing symlinks", () => symlinks = System.IO.Directory.Exists(Path.Join(Directory, "symlinks")) ? System.IO.Directory.GetFileSystemEntries(Path.Join(Directory, "symlinks")) : []);
+        if (vethLinks.Count > 0)
+        {
+            problems.Add($"leaked links: {string.Join(", ", vethLinks.Take(10))}{(vethLinks.Count > 10 ? $" (+{vethLinks.Count - 10})" : "")}");
+        }
+
+        if (pins.Count > 0)
+        {
+            problems.Add($"leaked pins: {string.Join(", ", pins.Take(10))}{(pins.Count > 10 ? $" (+{pins.Count - 10})" : "")}");
+        }
+
+        if (symlinks.Length > 0)
+        {
+            problems.Add($"leaked symlinks: {string.Join(", ", symlinks.Take(10))}");
+        }
+
+        foreach (var process in _containers)
+        {
+            Attempt($"killing container {process.Id}", () =>
+            {
+                try
+                {
+                    process.Kill();
+                    process.WaitForExit();
+                }
+                catch (InvalidOperationException)
+                {
+                }
+            });
             process.Dispose();
         }
 
         foreach (var pin in pins)
         {
-            PersistentNetworkNamespace.Remove(pin);
+            Attempt($"removing pin {pin}", () => PersistentNetworkNamespace.Remove(pin));
         }
 
-        Run("ip", "netns", "del", HostNetns);
-        Run("ip", "netns", "del", PeerNetns);
-        for (var i = 0; i < 8 && MountInfo.ReadSelf().Any(m => m.MountPoint.StartsWith(Directory + "/", StringComparison.Ordinal)); i++)
+        Attempt($"deleting {HostNetns}", () => Run("ip", "netns", "del", HostNetns));
+        Attempt($"deleting {PeerNetns}", () => Run("ip", "netns", "del", PeerNetns));
+        Attempt("unmounting what is left under the temp dir", () =>
         {
-            Run("umount", "-l", MountInfo.ReadSelf().Last(m => m.MountPoint.StartsWith(Directory + "/", StringComparison.Ordinal)).MountPoint);
+            for (var i = 0; i < 8 && MountInfo.ReadSelf().Any(m => m.MountPoint.StartsWith(Directory + "/", StringComparison.Ordinal)); i++)
+            {
+                Run("umount", "-l", MountInfo.ReadSelf().Last(m => m.MountPoint.StartsWith(Directory + "/", StringComparison.Ordinal)).MountPoint);
+            }
+
+            if (MountInfo.ReadSelf().Any(m => m.MountPoint.StartsWith(Directory + "/", StringComparison.Ordinal)))
+            {
+                throw new IOException($"mounts remain under {Directory}");
+            }
+        });
+        Attempt($"deleting {Directory}", () => System.IO.Directory.Delete(Directory, recursive: true));
+        if (File.Exists(HostNetnsPath) || File.Exists(PeerNetnsPath))
+        {
+            problems.Add("a sandbox namespace pin survived 'ip netns del'");
         }
 
-        Assert.DoesNotContain(MountInfo.ReadSelf(), m => m.MountPoint.StartsWith(Directory + "/", StringComparison.Ordinal));
-        System.IO.Directory.Delete(Directory, recursive: true);
-        Assert.False(File.Exists(HostNetnsPath));
-        Assert.Empty(vethLinks);
-        Assert.Empty(pins);
-        Assert.Empty(symlinks);
+        return problems;
     }
 
     public static string Run(string program, params string[] args)
@@ -233,3 +401,6 @@ internal sealed class PortMappingSandbox : IDisposable
         return stdout.Result;
     }
 }
+
+/// <summary>What a sandbox found at teardown (leaks, or cleanup that failed), reported beside the test's own failure.</summary>
+internal sealed class LeakException(IReadOnlyList<string> problems) : Exception(string.Join("; ", problems));

@@ -1,5 +1,6 @@
 using System.Net;
 using Mesos;
+using NetIsolator.Linux;
 using NetIsolator.Testing;
 using Xunit;
 
@@ -9,9 +10,8 @@ namespace NetIsolator.Isolators.Tests.PortMapping;
 public sealed class PortMappingTrafficTests
 {
     [RootFact]
-    public async Task PeerReachesTheRightContainer_UnmanagedPortsReachTheHost_AndOutgoingUsesTheEphemeralBlock()
+    public Task PeerReachesTheRightContainer_UnmanagedPortsReachTheHost_AndOutgoingUsesTheEphemeralBlock() => PortMappingSandbox.RunAsync(async sandbox =>
     {
-        using var sandbox = new PortMappingSandbox();
         await using var isolator = sandbox.CreateIsolator();
         var first = new ContainerID { Value = "c1" };
         var second = new ContainerID { Value = "c2" };
@@ -45,17 +45,28 @@ public sealed class PortMappingTrafficTests
         usage = await isolator.UsageAsync(first);
         Assert.True(usage.NetTxPackets > 0 && usage.NetRxPackets > 0, $"tx {usage.NetTxPackets} rx {usage.NetRxPackets}");
 
+        // The container's eth0 verifies receive checksums itself (Mesos's `ethtool -K eth0 rx off`); the host end does not change.
+        using (var inside = NetworkNamespace.Open($"/proc/{pid1}/ns/net"))
+        {
+            Assert.False(inside.Run(() => EthTool.GetReceiveChecksumming("eth0")));
+        }
+
+        using (var host = NetworkNamespace.Open(sandbox.HostNetnsPath))
+        {
+            Assert.True(host.Run(() => EthTool.GetReceiveChecksumming($"mesos{pid1}")));
+            Assert.Equal(10000u, host.Run(() => EthTool.GetSpeed("eth0")));
+        }
+
         await isolator.CleanupAsync(first);
         await isolator.CleanupAsync(second);
         Assert.Empty(sandbox.HostFilters("eth0"));
         Assert.Empty(sandbox.HostFilters("lo"));
-    }
+    });
 
     [RootFact]
-    public async Task MoreThan32Containers_AllGetArpAndIcmpMirrors()
+    public Task MoreThan32Containers_AllGetArpAndIcmpMirrors() => PortMappingSandbox.RunAsync(async sandbox =>
     {
         // Mesos's one mirror filter per host caps at 32 actions; here each container has its own mirror filters.
-        using var sandbox = new PortMappingSandbox();
         await using var isolator = sandbox.CreateIsolator(sandbox.Options("cpus:4;ephemeral_ports:[32768-34999];ports:[31000-32000]", 32));
         var ids = Enumerable.Range(0, 40).Select(i => new ContainerID { Value = $"c{i}" }).ToList();
         var pids = new List<int>();
@@ -77,12 +88,11 @@ public sealed class PortMappingTrafficTests
         }
 
         Assert.Empty(sandbox.HostFilters("eth0"));
-    }
+    });
 
     [RootFact]
-    public async Task Update_AddsAndRemovesPorts()
+    public Task Update_AddsAndRemovesPorts() => PortMappingSandbox.RunAsync(async sandbox =>
     {
-        using var sandbox = new PortMappingSandbox();
         await using var isolator = sandbox.CreateIsolator();
         var id = new ContainerID { Value = "u1" };
         var pid = await sandbox.LaunchAsync(isolator, id, "[31000-31000]");
@@ -96,5 +106,5 @@ public sealed class PortMappingTrafficTests
         Assert.Null(PortMappingSandbox.Exchange(sandbox.PeerNetnsPath, new IPEndPoint(sandbox.HostIp, 31200), listener, 500));
 
         await isolator.CleanupAsync(id);
-    }
+    });
 }

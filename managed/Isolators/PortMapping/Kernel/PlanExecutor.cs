@@ -42,7 +42,8 @@ public sealed class PlanExecutor : IDisposable
         var ns = NetworkNamespace.Open(path);
         try
         {
-            return new PlanExecutor(ns, NetlinkSocket.OpenIn(ns));
+            // On this thread (setns in and back), not on a thread of its own: isolate opens one per container.
+            return new PlanExecutor(ns, ns.Visit(() => NetlinkSocket.Open()));
         }
         catch
         {
@@ -162,6 +163,37 @@ public sealed class PlanExecutor : IDisposable
         }
     }
 
+    /// <summary>
+    /// Mesos's HTB update of one device (reference §3.5 step 5, §4.1): no config and no class 1:1 → nothing; no config
+    /// and a class → the root HTB goes (its class and leaf with it); a config → root, class and leaf are made, or
+    /// the class is changed in place.
+    /// </summary>
+    /// <exception cref="IOException">A step failed; the message quotes it.</exception>
+    public void ApplyShaping(string device, HtbConfig? config, TcVariants features)
+    {
+        if (config is null)
+        {
+            if (ReadShaping(device) is not null)
+            {
+                Run($"tc qdisc del dev {device} root", () => Query(socket => socket.DeleteQdisc(device, TcHandle.Root)));
+            }
+
+            return;
+        }
+
+        Apply(PortMappingPlans.Shaping(device, config, features));
+    }
+
+    /// <summary>
+    /// The shaping of class 1:1 on <paramref name="device"/> as the kernel holds it (what Mesos's <c>htb_config</c>
+    /// subcommand prints, and recovery reads), or null when there is none. Ceil and burst are as the kernel reports
+    /// them, so a recovered config usually differs from a computed one and the next update re-applies it.
+    /// </summary>
+    public HtbConfig? ReadShaping(string device) =>
+        Query(socket => socket.GetHtbClass(device, PortMappingPlans.HtbClass)) is { } htb
+            ? new HtbConfig(htb.Rate, htb.Ceil is { } ceil and not 0 ? ceil : null, htb.Burst is { } burst and not 0 ? burst : null)
+            : null;
+
     public void Dispose()
     {
         _socket.Dispose();
@@ -190,22 +222,8 @@ public sealed class PlanExecutor : IDisposable
 
                 break;
             case LinkStep link:
-                var id = new LinkId(RequireIndex(link.Device), link.Device);
-                if (link.Mac is { } mac)
-                {
-                    _socket.SetMacAddress(id, mac);
-                }
-
-                if (link.Mtu is { } mtu)
-                {
-                    _socket.SetMtu(id, mtu);
-                }
-
-                if (link.Up)
-                {
-                    _socket.SetLinkUp(id);
-                }
-
+                // One RTM_SETLINK for all of it (address, then MTU, then up, as the kernel applies them).
+                _socket.SetLink(new LinkId(RequireIndex(link.Device), link.Device), link.Mac, link.Mtu, link.Up);
                 break;
             case AddressStep address:
                 _socket.AddAddress(RequireIndex(address.Device), address.Address, address.PrefixLength);
@@ -213,9 +231,10 @@ public sealed class PlanExecutor : IDisposable
             case DefaultRouteStep route:
                 _socket.AddRoute(RouteEntry.Default(route.Gateway, RequireIndex(route.Device)));
                 break;
-            case RxChecksumOffStep:
-                // TODO(netlink): needs an ethtool (SIOCETHTOOL / ETHTOOL_MSG_FEATURES_SET) verb in the kernel layer;
-                // until then the container's veth keeps trusting the sender's checksums (reference §3.2 step 4).
+            case RxChecksumOffStep rx:
+                // The ioctl names the link; it acts on the namespace of the thread that makes its socket.
+                RequireIndex(rx.Device);
+                _namespace.Visit(() => EthTool.SetReceiveChecksumming(rx.Device, enabled: false));
                 break;
             default:
                 throw new ArgumentException($"no executor for plan step '{step}'", nameof(step));
@@ -228,6 +247,12 @@ public sealed class PlanExecutor : IDisposable
         var qdisc = ToKernel(step);
         if (_socket.AddQdisc(link, qdisc))
         {
+            // A qdisc just made holds no filters: its index starts empty, without a dump.
+            if (step.Handle is { } handle)
+            {
+                _filters[(link, handle.Value)] = new(FilterIdentity.Instance);
+            }
+
             return;
         }
 
@@ -279,7 +304,7 @@ public sealed class PlanExecutor : IDisposable
     {
         if (!_filters.TryGetValue((link, parent.Value), out var index))
         {
-            index = [];
+            index = new(FilterIdentity.Instance);
             foreach (var found in _socket.GetFilters(link, parent))
             {
                 index.TryAdd(found with { Handle = 0, LinkIndex = 0 }, found.Handle);
@@ -324,6 +349,39 @@ public sealed class PlanExecutor : IDisposable
         Burst = step.Config.Burst is { } burst ? (uint)Math.Min(uint.MaxValue, burst) : null,
     };
 
+    /// <summary>
+    /// Filter identity for the index: the filters' own equality, with a hash over what tells the isolator's filters
+    /// apart. TcFilter's hash leaves out the u32 keys and the action targets, so every IP filter of one prio (one
+    /// per range per container on the host's eth0 and lo) and every mirror filter would share a bucket, and each
+    /// lookup would grow with the number of containers.
+    /// </summary>
+    private sealed class FilterIdentity : IEqualityComparer<TcFilter>
+    {
+        public static readonly FilterIdentity Instance = new();
+
+        public bool Equals(TcFilter? x, TcFilter? y) => ReferenceEquals(x, y) || (x is not null && x.Equals(y));
+
+        public int GetHashCode(TcFilter filter)
+        {
+            var hash = new HashCode();
+            hash.Add(filter.GetHashCode());
+            if (filter is U32Filter u32)
+            {
+                foreach (var key in u32.Keys)
+                {
+                    hash.Add(key);
+                }
+            }
+
+            foreach (var action in filter.Actions)
+            {
+                hash.Add(action);
+            }
+
+            return hash.ToHashCode();
+        }
+    }
+
     private void WriteSysctls(List<SysctlStep> sysctls)
     {
         if (sysctls.Count == 0)
@@ -333,7 +391,8 @@ public sealed class PlanExecutor : IDisposable
 
         var batch = sysctls.ToList();
         sysctls.Clear();
-        _namespace.Run(() =>
+        // /proc/sys/net files belong to the network namespace of the thread that opens them.
+        _namespace.Visit(() =>
         {
             foreach (var sysctl in batch)
             {
@@ -346,7 +405,9 @@ public sealed class PlanExecutor : IDisposable
 
                     try
                     {
-                        File.WriteAllText(sysctl.ProcPath, sysctl.Value);
+                        // One open, one write at offset 0, one close: a sysctl takes its value from a single write.
+                        using var file = File.OpenHandle(sysctl.ProcPath, FileMode.Open, FileAccess.Write);
+                        RandomAccess.Write(file, System.Text.Encoding.ASCII.GetBytes(sysctl.Value), 0);
                     }
                     catch (UnauthorizedAccessException) when (sysctl.IfExists)
                     {

@@ -257,12 +257,18 @@ public static class PortMappingPlans
     public static IReadOnlyList<FilterSpec> InsideRangeFilters(HostNetwork host, PortRange range)
     {
         ArgumentNullException.ThrowIfNull(host);
-        return
-        [
-            new(host.Lo, TcHandle.Ingress, IpHighPriority, EtherType.Ip, ClassifierKind.U32, new IpMatch(DestinationPorts: range), Terminal.Instance),
-            new(host.Eth0, TcHandle.Ingress, IpNormalPriority, EtherType.Ip, ClassifierKind.U32, new IpMatch(DestinationIp: Loopback, DestinationPorts: range), new Redirect(host.Lo)),
-        ];
+        return InsideRangeFilters(host.Lo, host.Eth0, range);
     }
+
+    /// <inheritdoc cref="InsideRangeFilters(HostNetwork, PortRange)"/>
+    /// <param name="lo">The container's loopback (named as the host's).</param>
+    /// <param name="eth0">The container's eth0 (named as the host's public interface).</param>
+    /// <param name="range">The range.</param>
+    public static IReadOnlyList<FilterSpec> InsideRangeFilters(string lo, string eth0, PortRange range) =>
+    [
+        new(lo, TcHandle.Ingress, IpHighPriority, EtherType.Ip, ClassifierKind.U32, new IpMatch(DestinationPorts: range), Terminal.Instance),
+        new(eth0, TcHandle.Ingress, IpNormalPriority, EtherType.Ip, ClassifierKind.U32, new IpMatch(DestinationIp: Loopback, DestinationPorts: range), new Redirect(lo)),
+    ];
 
     /// <summary>HTB root <c>1:0 default 1</c>, class <c>1:1</c> with the config, and the leaf qdisc under it.</summary>
     public static IReadOnlyList<PlanStep> Shaping(string device, HtbConfig config, TcVariants features)

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace NetIsolator.Bench.Cni;
+namespace NetIsolator.Bench;
 
 /// <summary>One measured value, as written to the CSV.</summary>
 internal sealed record Sample(string Side, string Scenario, int N, int Trial, int Index, string Op, double Ms);

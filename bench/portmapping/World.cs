@@ -1,0 +1,169 @@
+using System.Diagnostics;
+using System.Net;
+using NetIsolator.Isolators.PortMappingIsolation;
+using NetIsolator.Linux;
+
+namespace NetIsolator.Bench.PortMapping;
+
+/// <summary>
+/// One throwaway world per measured N: a "host" network namespace whose eth0 is a veth to a "peer" namespace (the
+/// gateway), a temp dir for the bind-mount and symlink roots, and the containers: bare <c>unshare --net sleep</c>
+/// processes. The machine's own namespace is only ever read (see <see cref="RootSnapshot"/>). Dispose kills the
+/// containers, removes pins left in the temp dir, deletes both namespaces and the dir, and reports what was left.
+/// </summary>
+internal sealed class World : IDisposable
+{
+    private static int s_subnet = Random.Shared.Next(0, 200);
+    private readonly List<Process> _containers = [];
+
+    public World()
+    {
+        var id = Guid.NewGuid().ToString("N")[..8];
+        HostNetns = $"pmbench-h{id}";
+        PeerNetns = $"pmbench-p{id}";
+        Directory = System.IO.Directory.CreateTempSubdirectory("pmbench-").FullName;
+        var third = Interlocked.Increment(ref s_subnet) % 250;
+        HostIp = IPAddress.Parse($"10.79.{third}.2");
+        PeerIp = IPAddress.Parse($"10.79.{third}.1");
+        Run("ip", "netns", "add", HostNetns);
+        Run("ip", "netns", "add", PeerNetns);
+        Run("ip", "-n", HostNetns, "link", "add", "eth0", "type", "veth", "peer", "name", "peer0", "netns", PeerNetns);
+        Run("ip", "-n", HostNetns, "addr", "add", $"{HostIp}/24", "dev", "eth0");
+        Run("ip", "-n", HostNetns, "link", "set", "eth0", "up");
+        Run("ip", "-n", HostNetns, "link", "set", "lo", "up");
+        Run("ip", "-n", HostNetns, "route", "add", "default", "via", PeerIp.ToString());
+        Run("ip", "-n", PeerNetns, "addr", "add", $"{PeerIp}/24", "dev", "peer0");
+        Run("ip", "-n", PeerNetns, "link", "set", "peer0", "up");
+        Run("ip", "-n", PeerNetns, "link", "set", "lo", "up");
+        // The host's automatic ports stay out of the ephemeral pool, as on a real agent.
+        Run("ip", "netns", "exec", HostNetns, "sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=50000 60999");
+    }
+
+    public string HostNetns { get; }
+
+    public string PeerNetns { get; }
+
+    public string HostNetnsPath => $"/run/netns/{HostNetns}";
+
+    public string Directory { get; }
+
+    public IPAddress HostIp { get; }
+
+    public IPAddress PeerIp { get; }
+
+    public PortMappingOptions Options(string resources, int perContainer) => new()
+    {
+        Resources = AgentResources.Parse(resources),
+        EphemeralPortsPerContainer = perContainer,
+        HostNetworkNamespace = HostNetnsPath,
+        BindMountRoot = Path.Join(Directory, "netns"),
+        SymlinkRoot = Path.Join(Directory, "symlinks"),
+    };
+
+    /// <summary><paramref name="count"/> processes each in a new network namespace; their pids once all are in.</summary>
+    public List<int> StartContainers(int count)
+    {
+        var started = new Process[count];
+        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
+            started[i] = Process.Start(new ProcessStartInfo("unshare", ["--net", "sleep", "600"]))!);
+        _containers.AddRange(started);
+        var self = new FileInfo("/proc/self/ns/net").LinkTarget;
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        foreach (var process in started)
+        {
+            while (new FileInfo($"/proc/{process.Id}/ns/net").LinkTarget == self)
+            {
+                if (DateTime.UtcNow > deadline)
+                {
+                    throw new TimeoutException($"unshare (pid {process.Id}) did not enter a new network namespace within 60 s");
+                }
+
+                Thread.Sleep(2);
+            }
+        }
+
+        return [.. started.Select(p => p.Id)];
+    }
+
+    /// <summary><c>mesos*</c> links in the host namespace.</summary>
+    public List<string> VethLinks() =>
+        [.. Run("ip", "-n", HostNetns, "-o", "link", "show").Split('\n')
+            .Select(l => l.Split(':', 3)).Where(p => p.Length > 1).Select(p => p[1].Trim().Split('@')[0])
+            .Where(n => n.StartsWith("mesos", StringComparison.Ordinal))];
+
+    /// <summary>Filters (one "fh" line each) on a host link's ingress.</summary>
+    public int HostFilterCount(string device) =>
+        Run("tc", "-n", HostNetns, "filter", "show", "dev", device, "ingress").Split('\n').Count(l => l.Contains("fh ", StringComparison.Ordinal) && !l.Contains("ht divisor", StringComparison.Ordinal));
+
+    /// <summary>What the root namespace holds (links and qdiscs, as text), to show the run changed nothing there.</summary>
+    public static string RootSnapshot() =>
+        string.Join('\n', Run("ip", "-o", "link", "show").Split('\n').Select(l => l.Split(':', 3) is { Length: > 1 } p ? p[1].Trim() : "").Order(StringComparer.Ordinal))
+        + "\n" + Run("tc", "qdisc", "show");
+
+    /// <summary>Tears the world down; returns what the isolator or the command path left behind (empty = clean).</summary>
+    public List<string> TearDown()
+    {
+        var problems = new List<string>();
+        var vethLinks = VethLinks();
+        if (vethLinks.Count > 0)
+        {
+            problems.Add($"{vethLinks.Count} mesos* link(s) left in {HostNetns}");
+        }
+
+        // Pins are nsfs mounts; the bind-mount root itself is a (shared) bind mount the isolator made, kept by design.
+        var pins = MountInfo.ReadSelf().Where(m => m.MountPoint.StartsWith(Directory + "/", StringComparison.Ordinal) && m.FilesystemType == "nsfs").Select(m => m.MountPoint).ToList();
+        if (pins.Count > 0)
+        {
+            problems.Add($"{pins.Count} pin(s) left under {Directory}");
+        }
+
+        foreach (var process in _containers)
+        {
+            try
+            {
+                process.Kill();
+                process.WaitForExit();
+            }
+            catch (InvalidOperationException)
+            {
+            }
+
+            process.Dispose();
+        }
+
+        _containers.Clear();
+        foreach (var pin in pins)
+        {
+            PersistentNetworkNamespace.Remove(pin);
+        }
+
+        Run("ip", "netns", "del", HostNetns);
+        Run("ip", "netns", "del", PeerNetns);
+        for (var i = 0; i < 8 && MountInfo.ReadSelf().LastOrDefault(m => m.MountPoint.StartsWith(Directory + "/", StringComparison.Ordinal)) is { } mount; i++)
+        {
+            Run("umount", "-l", mount.MountPoint);
+        }
+
+        System.IO.Directory.Delete(Directory, recursive: true);
+        return problems;
+    }
+
+    public void Dispose()
+    {
+        if (System.IO.Directory.Exists(Directory))
+        {
+            TearDown();
+        }
+    }
+
+    public static string Run(string program, params string[] args)
+    {
+        using var process = Process.Start(new ProcessStartInfo(program, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        return process.ExitCode == 0
+            ? stdout.Result
+            : throw new InvalidOperationException($"{program} {string.Join(' ', args)} exited {process.ExitCode}: {stderr.Trim()}");
+    }
+}
