@@ -3,6 +3,7 @@ using System.Text;
 using Mesos;
 using Mesos.Slave;
 using NetIsolator.Cni.Invocation;
+using NetIsolator.Isolators;
 using NetIsolator.Isolators.Cni;
 
 namespace NetIsolator.Bench.Cni;
@@ -40,7 +41,7 @@ internal sealed class OursSide
             },
             (level, message) =>
             {
-                if (level == CniLogLevel.Error)
+                if (level == IsolatorLogLevel.Error)
                 {
                     Console.Error.WriteLine($"bench: isolator error: {message}");
                 }

@@ -12,14 +12,6 @@ using NetIsolator.Linux;
 
 namespace NetIsolator.Isolators.Cni;
 
-/// <summary>Severity of a line the isolator logs.</summary>
-public enum CniLogLevel
-{
-    Info,
-    Warning,
-    Error,
-}
-
 /// <summary>
 /// The CNI network isolator, Mesos's <c>network/cni</c> (module <c>org_netisolator_NetworkCniIsolator</c>).
 /// </summary>
@@ -59,7 +51,7 @@ public sealed class CniIsolator : Isolator
     private const string HostResolvConfPath = "/etc/resolv.conf";
 
     private readonly CniIsolatorOptions _options;
-    private readonly Action<CniLogLevel, string> _log;
+    private readonly IsolatorLog _log;
     private readonly ProcessPluginExecutor? _executor;
     private readonly ConcurrentDictionary<string, ContainerEntry> _containers = new(StringComparer.Ordinal);
     private readonly object _configLock = new();
@@ -78,11 +70,11 @@ public sealed class CniIsolator : Isolator
     /// </summary>
     /// <param name="log">Where log lines go; default the agent's log.</param>
     /// <exception cref="IsolatorException">A setting is invalid or a step failed; the message says which.</exception>
-    public CniIsolator(CniIsolatorOptions options, Action<CniLogLevel, string>? log = null)
+    public CniIsolator(CniIsolatorOptions options, Action<IsolatorLogLevel, string>? log = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
-        _log = log ?? DefaultLog;
+        _log = new IsolatorLog(log);
         if (options.Problem() is { } problem)
         {
             throw new IsolatorException(problem);
@@ -90,7 +82,7 @@ public sealed class CniIsolator : Isolator
 
         if (options.IsNoOp)
         {
-            Log(CniLogLevel.Info, "network/cni: no config or plugins directory: no-op mode (host network only)");
+            Log(IsolatorLogLevel.Info, "network/cni: no config or plugins directory: no-op mode (host network only)");
             return;
         }
 
@@ -155,7 +147,7 @@ public sealed class CniIsolator : Isolator
         {
             if (CniLayout.ContainerKeyProblem(key) is { } problem)
             {
-                Log(CniLogLevel.Warning, $"recovering: ignoring '{Path.Join(Root, key)}': {problem}");
+                Log(IsolatorLogLevel.Warning, $"recovering: ignoring '{Path.Join(Root, key)}': {problem}");
                 continue;
             }
 
@@ -171,7 +163,7 @@ public sealed class CniIsolator : Isolator
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
             {
                 var missing = e is FileNotFoundException;
-                Log(missing ? CniLogLevel.Warning : CniLogLevel.Error,
+                Log(missing ? IsolatorLogLevel.Warning : IsolatorLogLevel.Error,
                     $"recovering container '{key}': {(missing ? "no" : "unusable")} checkpoint '{CniLayout.PlanPath(Root, key)}'"
                     + $"{(missing ? "" : $": {e.Message}")}; cleaning the container up");
                 await TryCleanupDuringRecoveryAsync(key, plan: null).ConfigureAwait(false);
@@ -180,7 +172,7 @@ public sealed class CniIsolator : Isolator
 
             if (!known.Contains(key) && !orphanKeys.Contains(key))
             {
-                Log(CniLogLevel.Info, $"recovering: container '{key}' is unknown to the agent; cleaning it up");
+                Log(IsolatorLogLevel.Info, $"recovering: container '{key}' is unknown to the agent; cleaning it up");
                 await TryCleanupDuringRecoveryAsync(key, plan).ConfigureAwait(false);
                 continue;
             }
@@ -191,7 +183,7 @@ public sealed class CniIsolator : Isolator
             {
                 if (plan.Networks.FirstOrDefault(n => n.Name == attachment.NetworkName && n.IfName == attachment.IfName) is not { } network)
                 {
-                    Log(CniLogLevel.Warning, $"recovering container '{key}': cached attachment to '{attachment.NetworkName}' {attachment.IfName} is not in its plan; cleanup will DEL it");
+                    Log(IsolatorLogLevel.Warning, $"recovering container '{key}': cached attachment to '{attachment.NetworkName}' {attachment.IfName} is not in its plan; cleanup will DEL it");
                     continue;
                 }
 
@@ -199,7 +191,7 @@ public sealed class CniIsolator : Isolator
             }
 
             _containers[key] = entry;
-            Log(CniLogLevel.Info, $"recovered container '{key}'{(orphanKeys.Contains(key) ? " (orphan)" : "")} with {plan.Networks.Count} network(s)");
+            Log(IsolatorLogLevel.Info, $"recovered container '{key}'{(orphanKeys.Contains(key) ? " (orphan)" : "")} with {plan.Networks.Count} network(s)");
         }
 
         await GcNetworksAsync().ConfigureAwait(false);
@@ -232,13 +224,13 @@ public sealed class CniIsolator : Isolator
                 .SelectMany(e => e.Plan.Networks.Where(n => n.Name == list.Name).Select(n => (e.Key, n.IfName)))
                 .ToList();
             var runtime = new CniRuntime(_options.PluginsDirectory!, new ResultCache(Root!), _executor!, _options.PluginTimeout,
-                line => Log(CniLogLevel.Info, line));
+                line => Log(IsolatorLogLevel.Info, line));
             foreach (var error in await runtime.SendGcAsync(list, valid).ConfigureAwait(false))
             {
-                Log(CniLogLevel.Warning, $"recovering: GC of CNI network '{list.Name}' failed: {error.Message}");
+                Log(IsolatorLogLevel.Warning, $"recovering: GC of CNI network '{list.Name}' failed: {error.Message}");
             }
 
-            Log(CniLogLevel.Info, $"recovering: GC of CNI network '{list.Name}' with {valid.Count} valid attachment(s)");
+            Log(IsolatorLogLevel.Info, $"recovering: GC of CNI network '{list.Name}' with {valid.Count} valid attachment(s)");
         }
     }
 
@@ -250,7 +242,7 @@ public sealed class CniIsolator : Isolator
         }
         catch (Exception e)
         {
-            Log(CniLogLevel.Error, $"recovering: cleaning up container '{key}' failed (left for a later cleanup): {e.Message}");
+            Log(IsolatorLogLevel.Error, $"recovering: cleaning up container '{key}' failed (left for a later cleanup): {e.Message}");
         }
     }
 
@@ -359,7 +351,7 @@ public sealed class CniIsolator : Isolator
             throw new IsolatorException($"preparing container '{key}': checkpointing the plan in '{directory}': {e.Message}", e);
         }
 
-        Log(CniLogLevel.Info, $"prepared container '{key}' for CNI network(s) {string.Join(", ", networks.Select(n => $"'{n.Name}' ({n.IfName})"))}");
+        Log(IsolatorLogLevel.Info, $"prepared container '{key}' for CNI network(s) {string.Join(", ", networks.Select(n => $"'{n.Name}' ({n.IfName})"))}");
         return CniDecisions.LaunchInfo(NamespaceMode.Own);
     }
 
@@ -409,7 +401,7 @@ public sealed class CniIsolator : Isolator
             try
             {
                 var id = PersistentNetworkNamespace.Pin(source, pin);
-                Log(CniLogLevel.Info, $"{step}: pinned {id} of pid {pid} at '{pin}'");
+                Log(IsolatorLogLevel.Info, $"{step}: pinned {id} of pid {pid} at '{pin}'");
             }
             catch (Exception e) when (e is IOException)
             {
@@ -461,7 +453,7 @@ public sealed class CniIsolator : Isolator
             {
                 var result = await runtime.AddNetworkListAsync(list, conf).ConfigureAwait(false);
                 entry.Results[network.Name] = result;
-                Log(CniLogLevel.Info, $"{step}: attached to CNI network '{network.Name}' as {network.IfName}: "
+                Log(IsolatorLogLevel.Info, $"{step}: attached to CNI network '{network.Name}' as {network.IfName}: "
                     + string.Join(", ", result.Ips.Select(ip => ip.Address.ToString())));
             }
             catch (Exception e) when (e is CniRuntimeException or InvalidRuntimeConfException or IOException)
@@ -645,7 +637,7 @@ public sealed class CniIsolator : Isolator
             {
                 await runtime.DelNetworkListAsync(null, new RuntimeConf { ContainerId = key, IfName = attachment.IfName, NetNsPath = netns })
                     .ConfigureAwait(false);
-                Log(CniLogLevel.Info, $"{step}: detached from CNI network '{attachment.NetworkName}' ({attachment.IfName})");
+                Log(IsolatorLogLevel.Info, $"{step}: detached from CNI network '{attachment.NetworkName}' ({attachment.IfName})");
             }
             catch (Exception e) when (e is CniRuntimeException or InvalidRuntimeConfException or IOException)
             {
@@ -684,7 +676,7 @@ public sealed class CniIsolator : Isolator
             throw new IsolatorException($"{step}: removing '{directory}': {e.Message}", e);
         }
 
-        Log(CniLogLevel.Info, $"{step}: done");
+        Log(IsolatorLogLevel.Info, $"{step}: done");
     }
 
     // ----------------------------------------------------------------------------------------------------------
@@ -713,11 +705,11 @@ public sealed class CniIsolator : Isolator
                         return list;
                     }
 
-                    Log(CniLogLevel.Warning, $"the CNI config '{cached.Source}' now defines network '{list.Name}', not '{name}'; reloading");
+                    Log(IsolatorLogLevel.Warning, $"the CNI config '{cached.Source}' now defines network '{list.Name}', not '{name}'; reloading");
                 }
                 catch (CniConfigException e)
                 {
-                    Log(CniLogLevel.Warning, $"the CNI config of network '{name}' is no longer usable ({e.Message}); reloading");
+                    Log(IsolatorLogLevel.Warning, $"the CNI config of network '{name}' is no longer usable ({e.Message}); reloading");
                 }
             }
 
@@ -741,7 +733,7 @@ public sealed class CniIsolator : Isolator
         var contents = ConfigDirectory.Load(_options.ConfigDirectory!);
         foreach (var problem in contents.Problems)
         {
-            Log(CniLogLevel.Error, $"skipping CNI config: {problem.Message}");
+            Log(IsolatorLogLevel.Error, $"skipping CNI config: {problem.Message}");
         }
 
         return contents;
@@ -765,10 +757,10 @@ public sealed class CniIsolator : Isolator
     private CniRuntime RuntimeFor(string key) =>
         new(
             _options.PluginsDirectory!,
-            new ResultCache(CniLayout.CacheDirectory(Root!, key), problem => Log(CniLogLevel.Warning, problem.ToString()), _options.StateDurability),
+            new ResultCache(CniLayout.CacheDirectory(Root!, key), problem => Log(IsolatorLogLevel.Warning, problem.ToString()), _options.StateDurability),
             _executor!,
             _options.PluginTimeout,
-            line => Log(CniLogLevel.Info, line));
+            line => Log(IsolatorLogLevel.Info, line));
 
     private async Task<CniResult?> CachedResultAsync(CniRuntime runtime, CachedAttachment attachment)
     {
@@ -785,7 +777,7 @@ public sealed class CniIsolator : Isolator
         }
         catch (CniConfigException e)
         {
-            Log(CniLogLevel.Warning, $"ignoring the cached result of '{attachment.ContainerId}' {attachment.IfName}: {e.Message}");
+            Log(IsolatorLogLevel.Warning, $"ignoring the cached result of '{attachment.ContainerId}' {attachment.IfName}: {e.Message}");
             return null;
         }
     }
@@ -798,37 +790,11 @@ public sealed class CniIsolator : Isolator
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            Log(CniLogLevel.Warning, $"could not remove '{directory}': {e.Message}");
+            Log(IsolatorLogLevel.Warning, $"could not remove '{directory}': {e.Message}");
         }
     }
 
-    private void Log(CniLogLevel level, string message)
-    {
-        try
-        {
-            _log(level, message);
-        }
-        catch (Exception)
-        {
-            // A broken logger must not break the container.
-        }
-    }
-
-    private static void DefaultLog(CniLogLevel level, string message)
-    {
-        switch (level)
-        {
-            case CniLogLevel.Error:
-                BridgeLog.LogError(message);
-                break;
-            case CniLogLevel.Warning:
-                BridgeLog.LogWarning(message);
-                break;
-            default:
-                BridgeLog.LogInfo(message);
-                break;
-        }
-    }
+    private void Log(IsolatorLogLevel level, string message) => _log.Write(level, message);
 
     /// <summary>What the isolator knows of one container.</summary>
     private sealed class ContainerEntry(ContainerID containerId, string key, ContainerPlan plan)

@@ -14,14 +14,6 @@ using NetIsolator.Linux.Netlink.Tc;
 
 namespace NetIsolator.Isolators.PortMappingIsolation;
 
-/// <summary>Severity of a line the isolator logs.</summary>
-public enum PortMappingLogLevel
-{
-    Info,
-    Warning,
-    Error,
-}
-
 /// <summary>
 /// Mesos's <c>network/port_mapping</c> isolator (module <c>org_netisolator_PortMappingIsolator</c>): every container
 /// gets its own network namespace with the host's IP, MAC and gateway, a veth <c>mesos&lt;pid&gt;</c>, its
@@ -55,7 +47,7 @@ public sealed class PortMappingIsolator : Isolator
     ];
 
     private readonly PortMappingOptions _options;
-    private readonly Action<PortMappingLogLevel, string> _log;
+    private readonly IsolatorLog _log;
     private readonly PlanExecutor _host;
     private readonly EphemeralPortsAllocator _allocator;
     private readonly ConcurrentDictionary<string, ContainerInfo> _containers = new(StringComparer.Ordinal);
@@ -79,11 +71,11 @@ public sealed class PortMappingIsolator : Isolator
     /// it in place and changes nothing).
     /// </summary>
     /// <exception cref="IsolatorException">A setting or a step failed; the message says which.</exception>
-    public PortMappingIsolator(PortMappingOptions options, Action<PortMappingLogLevel, string>? log = null)
+    public PortMappingIsolator(PortMappingOptions options, Action<IsolatorLogLevel, string>? log = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
-        _log = log ?? DefaultLog;
+        _log = new IsolatorLog(log);
         if (options.Problem() is { } problem)
         {
             throw new IsolatorException(problem);
@@ -137,7 +129,7 @@ public sealed class PortMappingIsolator : Isolator
 
                 if (warning is not null)
                 {
-                    Log(PortMappingLogLevel.Warning, warning);
+                    Log(IsolatorLogLevel.Warning, warning);
                 }
             }
 
@@ -185,10 +177,10 @@ public sealed class PortMappingIsolator : Isolator
                 window,
                 interval,
                 () => [.. _host.Query(socket => socket.GetLinks()).Select(l => (l.Name, l.Counters))],
-                error => Log(PortMappingLogLevel.Warning, $"network/port_mapping: sampling the containers' rates: {error}"));
+                error => Log(IsolatorLogLevel.Warning, $"network/port_mapping: sampling the containers' rates: {error}"));
         }
 
-        Log(PortMappingLogLevel.Info, $"network/port_mapping: eth0 '{Host.Eth0}' {Host.Ip}/{Host.PrefixLength} {Host.Mac} mtu {Host.Mtu} via {Host.Gateway}, lo '{Host.Lo}'; {Variants}");
+        Log(IsolatorLogLevel.Info, $"network/port_mapping: eth0 '{Host.Eth0}' {Host.Ip}/{Host.PrefixLength} {Host.Mac} mtu {Host.Mtu} via {Host.Gateway}, lo '{Host.Lo}'; {Variants}");
     }
 
     public PortMappingOptions Options => _options;
@@ -264,7 +256,7 @@ public sealed class PortMappingIsolator : Isolator
 
         if (!resources.EphemeralPorts.IsEmpty)
         {
-            Log(PortMappingLogLevel.Warning, $"{step}: ignoring the ephemeral_ports resource {resources.EphemeralPorts}: the isolator allocates them");
+            Log(IsolatorLogLevel.Warning, $"{step}: ignoring the ephemeral_ports resource {resources.EphemeralPorts}: the isolator allocates them");
         }
 
         PortRange ephemeral;
@@ -290,7 +282,7 @@ public sealed class PortMappingIsolator : Isolator
             throw new IsolatorException($"{step}: Container has already been prepared");
         }
 
-        Log(PortMappingLogLevel.Info, $"{step}: ports {resources.Ports}, ephemeral ports {ephemeral}");
+        Log(IsolatorLogLevel.Info, $"{step}: ports {resources.Ports}, ephemeral ports {ephemeral}");
         var launch = new ContainerLaunchInfo { CloneNamespaces = { CloneNewNet, CloneNewNs } };
 #pragma warning disable CS0612 // pre_exec_commands: deprecated in Mesos's proto, still what the launcher runs first.
         // The container's mount namespace is a copy of the host's: make the bind-mount root a slave there, so that
@@ -363,7 +355,7 @@ public sealed class PortMappingIsolator : Isolator
             Try(step, "setting up the container's network namespace", () =>
                 info.Inside.Apply(PortMappingPlans.ContainerInside(Host, Variants, network, hostHasRouteLocalnet: true, _copiedSysctls)));
             var total = clock.Elapsed.TotalMilliseconds;
-            Log(PortMappingLogLevel.Info, string.Create(CultureInfo.InvariantCulture,
+            Log(IsolatorLogLevel.Info, string.Create(CultureInfo.InvariantCulture,
                 $"{step}: veth {network.Veth}, {info.Ranges.Count} port range(s); {total:0.###} ms: pin {pinned:0.###}, open {opened - pinned:0.###}, veth {vethMade - opened:0.###}, host {hostDone - vethMade:0.###}, container {total - hostDone:0.###}"));
             _rates?.Add(key, network.Veth);
         }
@@ -463,7 +455,7 @@ public sealed class PortMappingIsolator : Isolator
             }
 
             info.Ports = resources.Ports;
-            Log(PortMappingLogLevel.Info, $"{step}: ports now {resources.Ports} (+{toAdd.Count}/-{toRemove.Count} range(s))");
+            Log(IsolatorLogLevel.Info, $"{step}: ports now {resources.Ports} (+{toAdd.Count}/-{toRemove.Count} range(s))");
         }
         finally
         {
@@ -771,7 +763,7 @@ public sealed class PortMappingIsolator : Isolator
             errors.Add($"{step}: {e.Message}");
         }
 
-        Log(errors.Count == 0 ? PortMappingLogLevel.Info : PortMappingLogLevel.Error, $"{step}: {(errors.Count == 0 ? "done" : string.Join(", ", errors))}");
+        Log(errors.Count == 0 ? IsolatorLogLevel.Info : IsolatorLogLevel.Error, $"{step}: {(errors.Count == 0 ? "done" : string.Join(", ", errors))}");
         return errors;
     }
 
@@ -821,7 +813,7 @@ public sealed class PortMappingIsolator : Isolator
         // their symlinks) and treats the pid as it treats containers from before symlinks existed.
         foreach (var (pid, names) in idsByPid.Where(p => p.Value.Count > 1).ToList())
         {
-            Log(PortMappingLogLevel.Warning, $"recovering: pid {pid} is named by {names.Count} container ids ({string.Join(", ", names)}); removing their symlinks");
+            Log(IsolatorLogLevel.Warning, $"recovering: pid {pid} is named by {names.Count} container ids ({string.Join(", ", names)}); removing their symlinks");
             foreach (var name in names)
             {
                 File.Delete(SymlinkPath(name));
@@ -856,7 +848,7 @@ public sealed class PortMappingIsolator : Isolator
                     _rates?.Add(key, ContainerNetwork.VethName(pid));
                 }
 
-                Log(PortMappingLogLevel.Info, $"recovered container '{key}' (veth {ContainerNetwork.VethName(pid)}, {_containers[key].Ranges.Count} range(s))");
+                Log(IsolatorLogLevel.Info, $"recovered container '{key}' (veth {ContainerNetwork.VethName(pid)}, {_containers[key].Ranges.Count} range(s))");
                 continue;
             }
 
@@ -876,11 +868,11 @@ public sealed class PortMappingIsolator : Isolator
             if (errors.Count > 0)
             {
                 Metrics.Increment("recovering_unknown_orphans_errors");
-                Log(PortMappingLogLevel.Error, $"recovering: unknown orphan '{name}' (veth {ContainerNetwork.VethName(pid)}) could not be cleaned up and is left for the next recovery: {string.Join(", ", errors)}");
+                Log(IsolatorLogLevel.Error, $"recovering: unknown orphan '{name}' (veth {ContainerNetwork.VethName(pid)}) could not be cleaned up and is left for the next recovery: {string.Join(", ", errors)}");
             }
             else
             {
-                Log(PortMappingLogLevel.Info, $"recovering: cleaned up unknown orphan '{name}' (veth {ContainerNetwork.VethName(pid)})");
+                Log(IsolatorLogLevel.Info, $"recovering: cleaned up unknown orphan '{name}' (veth {ContainerNetwork.VethName(pid)})");
             }
         }
 
@@ -941,7 +933,7 @@ public sealed class PortMappingIsolator : Isolator
                 }
                 else
                 {
-                    Log(PortMappingLogLevel.Warning, $"{step}: no egress flow classifier for {range}");
+                    Log(IsolatorLogLevel.Warning, $"{step}: no egress flow classifier for {range}");
                 }
             }
 
@@ -1093,33 +1085,7 @@ public sealed class PortMappingIsolator : Isolator
         }
     }
 
-    private void Log(PortMappingLogLevel level, string message)
-    {
-        try
-        {
-            _log(level, message);
-        }
-        catch (Exception)
-        {
-            // A broken logger must not break the container.
-        }
-    }
-
-    private static void DefaultLog(PortMappingLogLevel level, string message)
-    {
-        switch (level)
-        {
-            case PortMappingLogLevel.Error:
-                BridgeLog.LogError(message);
-                break;
-            case PortMappingLogLevel.Warning:
-                BridgeLog.LogWarning(message);
-                break;
-            default:
-                BridgeLog.LogInfo(message);
-                break;
-        }
-    }
+    private void Log(IsolatorLogLevel level, string message) => _log.Write(level, message);
 
     /// <summary>What the isolator knows of one container (Mesos's <c>Info</c>).</summary>
     private sealed class ContainerInfo(ContainerID containerId, string key)

@@ -52,7 +52,7 @@ public sealed class CniIsolatorConcurrencyTests : IDisposable
         Assert.Empty(_sandbox.ContainerDirectories());
         Assert.DoesNotContain("veth", _sandbox.HostLinks());
         Assert.All(pids, pid => Assert.Equal(["lo"], CniSandbox.Interfaces(pid)));
-        Assert.DoesNotContain(_sandbox.Log, l => l.Level == CniLogLevel.Error);
+        Assert.DoesNotContain(_sandbox.Log, l => l.Level == IsolatorLogLevel.Error);
     }
 
     [RootFact]

@@ -304,7 +304,7 @@ public sealed class CniIsolatorFaultTests : IDisposable
 
         Assert.Empty((await second.StatusAsync(id)).NetworkInfos);
         await second.CleanupAsync(id);
-        Assert.DoesNotContain(_sandbox.Log, l => l.Level == CniLogLevel.Error);
+        Assert.DoesNotContain(_sandbox.Log, l => l.Level == IsolatorLogLevel.Error);
     }
 
     [RootTheory]
@@ -328,7 +328,7 @@ public sealed class CniIsolatorFaultTests : IDisposable
         Assert.Empty(_sandbox.ContainerDirectories());
         Assert.Empty(_sandbox.NsfsMountsUnderRoot());
         Assert.Empty(_sandbox.Leases());
-        Assert.DoesNotContain(_sandbox.Log, l => l.Level == CniLogLevel.Error);
+        Assert.DoesNotContain(_sandbox.Log, l => l.Level == IsolatorLogLevel.Error);
     }
 
     [RootFact]

@@ -79,7 +79,7 @@ public sealed class CniIsolatorKillTests : IDisposable
         await fresh.CleanupAsync(id);
 
         AssertNothingLeft(id, pid);
-        Assert.DoesNotContain(_sandbox.Log, l => l.Level == CniLogLevel.Error);
+        Assert.DoesNotContain(_sandbox.Log, l => l.Level == IsolatorLogLevel.Error);
     }
 
     // ----------------------------------------------------------------------------------------------------------
@@ -123,7 +123,7 @@ public sealed class CniIsolatorKillTests : IDisposable
 
         Assert.Contains($"DEL eth0 {id.Value}", _plugins.Calls());
         AssertNothingLeft(id, pid);
-        Assert.DoesNotContain(_sandbox.Log, l => l.Level == CniLogLevel.Error);
+        Assert.DoesNotContain(_sandbox.Log, l => l.Level == IsolatorLogLevel.Error);
     }
 
     // ----------------------------------------------------------------------------------------------------------
@@ -165,7 +165,7 @@ public sealed class CniIsolatorKillTests : IDisposable
         await fresh.CleanupAsync(id);
 
         AssertNothingLeft(id, pid);
-        Assert.DoesNotContain(_sandbox.Log, l => l.Level == CniLogLevel.Error);
+        Assert.DoesNotContain(_sandbox.Log, l => l.Level == IsolatorLogLevel.Error);
     }
 
     // ----------------------------------------------------------------------------------------------------------
@@ -212,7 +212,7 @@ public sealed class CniIsolatorKillTests : IDisposable
 
         Assert.Equal(2, _plugins.Calls().Count(c => c == $"DEL {blockerIf} {id.Value}"));
         AssertNothingLeft(id, pid);
-        Assert.DoesNotContain(_sandbox.Log, l => l.Level == CniLogLevel.Error);
+        Assert.DoesNotContain(_sandbox.Log, l => l.Level == IsolatorLogLevel.Error);
     }
 
     // ----------------------------------------------------------------------------------------------------------

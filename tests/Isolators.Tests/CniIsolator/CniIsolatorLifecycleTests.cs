@@ -106,7 +106,7 @@ public sealed class CniIsolatorLifecycleTests : IDisposable
         // Twice, and concurrently, and for an id never seen: no-ops.
         await Task.WhenAll(isolator.CleanupAsync(id), isolator.CleanupAsync(id));
         await isolator.CleanupAsync(CniSandbox.NewId());
-        Assert.DoesNotContain(_sandbox.Log, l => l.Level == CniLogLevel.Error);
+        Assert.DoesNotContain(_sandbox.Log, l => l.Level == IsolatorLogLevel.Error);
     }
 
     [RootFact]
@@ -211,7 +211,7 @@ public sealed class CniIsolatorLifecycleTests : IDisposable
             [new ContainerState { ContainerId = good, Pid = 1, Directory = "/" }, new ContainerState { ContainerId = corrupt, Pid = 1, Directory = "/" }],
             [orphan]);
 
-        Assert.Contains(_sandbox.Log, l => l.Level == CniLogLevel.Error && l.Message.Contains(corrupt.Value) && l.Message.Contains("checkpoint"));
+        Assert.Contains(_sandbox.Log, l => l.Level == IsolatorLogLevel.Error && l.Message.Contains(corrupt.Value) && l.Message.Contains("checkpoint"));
         Assert.Equal(["lo"], CniSandbox.Interfaces(pids[corrupt]));
         Assert.Equal(["lo"], CniSandbox.Interfaces(pids[unknown]));
         Assert.False(Directory.Exists(CniLayout.ContainerDirectory(second.Root!, corrupt.Value)));

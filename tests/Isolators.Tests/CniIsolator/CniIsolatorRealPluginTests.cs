@@ -206,7 +206,7 @@ public sealed class CniIsolatorRealPluginTests : IDisposable
         Assert.DoesNotContain(MountInfo.ReadSelf(), m => m.MountPoint.Contains(id.Value, StringComparison.Ordinal));
         Assert.DoesNotContain("veth", _sandbox.HostLinks());
         await afterReboot.CleanupAsync(id);
-        Assert.DoesNotContain(_sandbox.Log, l => l.Level == CniLogLevel.Error);
+        Assert.DoesNotContain(_sandbox.Log, l => l.Level == IsolatorLogLevel.Error);
     }
 
     // ----------------------------------------------------------------------------------------------------------
@@ -247,7 +247,7 @@ public sealed class CniIsolatorRealPluginTests : IDisposable
 
     private string HostNat() => CniSandbox.Run("ip", "netns", "exec", _sandbox.HostNetns, "iptables-save", "-t", "nat");
 
-    private void Log(CniLogLevel level, string message)
+    private void Log(IsolatorLogLevel level, string message)
     {
         lock (_sandbox.Log)
         {

@@ -80,7 +80,7 @@ public sealed class CniIsolatorSpecVersionTests : IDisposable
         Assert.Equal(["lo"], CniSandbox.Interfaces(pid));
         Assert.DoesNotContain("veth", _sandbox.HostLinks());
         Assert.Empty(_sandbox.ContainerDirectories());
-        Assert.DoesNotContain(_sandbox.Log, l => l.Level == CniLogLevel.Error);
+        Assert.DoesNotContain(_sandbox.Log, l => l.Level == IsolatorLogLevel.Error);
     }
 
     /// <summary>
@@ -156,7 +156,7 @@ public sealed class CniIsolatorSpecVersionTests : IDisposable
 
         Assert.Equal([$"ADD eth0 {id.Value}", $"DEL eth0 {id.Value}"], _plugins.Calls());
         Assert.Empty(_sandbox.ContainerDirectories());
-        Assert.DoesNotContain(_sandbox.Log, l => l.Level == CniLogLevel.Error);
+        Assert.DoesNotContain(_sandbox.Log, l => l.Level == IsolatorLogLevel.Error);
     }
 
     private JsonObject CachedResult(NetIsolator.Isolators.Cni.CniIsolator isolator, ContainerID id)

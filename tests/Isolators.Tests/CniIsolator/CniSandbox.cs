@@ -51,7 +51,7 @@ internal sealed class CniSandbox : IDisposable
 
     public string Root => Path.Join(RuntimeDir, CniIsolatorOptions.RootSuffix);
 
-    public List<(CniLogLevel Level, string Message)> Log { get; } = [];
+    public List<(IsolatorLogLevel Level, string Message)> Log { get; } = [];
 
     /// <summary>Writes a bridge + host-local conflist on a private /24 and returns its subnet prefix ("10.215.x.").</summary>
     public string AddNetwork(string name, string fileName = "")

@@ -57,7 +57,7 @@ public sealed class CniUsageTests : IDisposable
 
         await isolator.CleanupAsync(id);
         Assert.False((await isolator.UsageAsync(id)).HasNetTxPackets);
-        Assert.DoesNotContain(_sandbox.Log, l => l.Level == CniLogLevel.Error);
+        Assert.DoesNotContain(_sandbox.Log, l => l.Level == IsolatorLogLevel.Error);
     }
 
     [RootFact]

@@ -69,7 +69,7 @@ public sealed class PortMapperIsolatorTests : IDisposable
         await isolator.CleanupAsync(id);
 
         Assert.Empty(_network.RuleLines());
-        Assert.DoesNotContain(_sandbox.Log, l => l.Level == CniLogLevel.Error);
+        Assert.DoesNotContain(_sandbox.Log, l => l.Level == IsolatorLogLevel.Error);
     }
 
     [RootFact]

@@ -165,7 +165,7 @@ public sealed class PortMappingRecoverTests
         {
             await restarted.RecoverAsync([PortMappingSandbox.State(known, knownPid)], []);
             Assert.Equal(1, restarted.Metrics["recovering_unknown_orphans_errors"]);
-            Assert.Contains(sandbox.Log, l => l.Level == PortMappingLogLevel.Error && l.Message.Contains("'broken'", StringComparison.Ordinal) && l.Message.Contains("Unexpected IP filter", StringComparison.Ordinal));
+            Assert.Contains(sandbox.Log, l => l.Level == IsolatorLogLevel.Error && l.Message.Contains("'broken'", StringComparison.Ordinal) && l.Message.Contains("Unexpected IP filter", StringComparison.Ordinal));
             Assert.Contains(veth, sandbox.VethLinks());
             using var listener = PortMappingSandbox.Listen($"/proc/{knownPid}/ns/net", 31000);
             Assert.Equal("hello\n", PortMappingSandbox.Exchange(sandbox.PeerNetnsPath, new IPEndPoint(sandbox.HostIp, 31000), listener)?.Received);

@@ -60,7 +60,7 @@ internal sealed class PortMappingSandbox : IDisposable
 
     public IPAddress PeerIp { get; }
 
-    public List<(PortMappingLogLevel Level, string Message)> Log { get; } = [];
+    public List<(IsolatorLogLevel Level, string Message)> Log { get; } = [];
 
     public PortMappingOptions Options(string resources = "cpus:4;ephemeral_ports:[32768-33791];ports:[31000-32000]", int perContainer = 256) => new()
     {
