@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using NetIsolator.Isolators.PortMappingIsolation;
 using NetIsolator.Linux;
+using NetIsolator.Testing;
 
 namespace NetIsolator.Bench.PortMapping;
 
@@ -13,43 +14,28 @@ namespace NetIsolator.Bench.PortMapping;
 /// </summary>
 internal sealed class World : IDisposable
 {
-    private static int s_subnet = Random.Shared.Next(0, 200);
     private readonly List<Process> _containers = [];
 
     public World()
     {
-        var id = Guid.NewGuid().ToString("N")[..8];
-        HostNetns = $"pmbench-h{id}";
-        PeerNetns = $"pmbench-p{id}";
+        Network = new FakeHostNetwork("pmbench-", "10.79");
         Directory = System.IO.Directory.CreateTempSubdirectory("pmbench-").FullName;
-        var third = Interlocked.Increment(ref s_subnet) % 250;
-        HostIp = IPAddress.Parse($"10.79.{third}.2");
-        PeerIp = IPAddress.Parse($"10.79.{third}.1");
-        Run("ip", "netns", "add", HostNetns);
-        Run("ip", "netns", "add", PeerNetns);
-        Run("ip", "-n", HostNetns, "link", "add", "eth0", "type", "veth", "peer", "name", "peer0", "netns", PeerNetns);
-        Run("ip", "-n", HostNetns, "addr", "add", $"{HostIp}/24", "dev", "eth0");
-        Run("ip", "-n", HostNetns, "link", "set", "eth0", "up");
-        Run("ip", "-n", HostNetns, "link", "set", "lo", "up");
-        Run("ip", "-n", HostNetns, "route", "add", "default", "via", PeerIp.ToString());
-        Run("ip", "-n", PeerNetns, "addr", "add", $"{PeerIp}/24", "dev", "peer0");
-        Run("ip", "-n", PeerNetns, "link", "set", "peer0", "up");
-        Run("ip", "-n", PeerNetns, "link", "set", "lo", "up");
-        // The host's automatic ports stay out of the ephemeral pool, as on a real agent.
-        Run("ip", "netns", "exec", HostNetns, "sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=50000 60999");
     }
 
-    public string HostNetns { get; }
+    /// <summary>The fake host and its peer.</summary>
+    public FakeHostNetwork Network { get; }
 
-    public string PeerNetns { get; }
+    public string HostNetns => Network.HostNetns;
+
+    public string PeerNetns => Network.PeerNetns;
 
     public string HostNetnsPath => $"/run/netns/{HostNetns}";
 
     public string Directory { get; }
 
-    public IPAddress HostIp { get; }
+    public IPAddress HostIp => Network.HostIp;
 
-    public IPAddress PeerIp { get; }
+    public IPAddress PeerIp => Network.PeerIp;
 
     public PortMappingOptions Options(string resources, int perContainer) => new()
     {
@@ -137,8 +123,7 @@ internal sealed class World : IDisposable
             PersistentNetworkNamespace.Remove(pin);
         }
 
-        Run("ip", "netns", "del", HostNetns);
-        Run("ip", "netns", "del", PeerNetns);
+        Network.Delete();
         for (var i = 0; i < 8 && MountInfo.ReadSelf().LastOrDefault(m => m.MountPoint.StartsWith(Directory + "/", StringComparison.Ordinal)) is { } mount; i++)
         {
             Run("umount", "-l", mount.MountPoint);
@@ -156,14 +141,5 @@ internal sealed class World : IDisposable
         }
     }
 
-    public static string Run(string program, params string[] args)
-    {
-        using var process = Process.Start(new ProcessStartInfo(program, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        return process.ExitCode == 0
-            ? stdout.Result
-            : throw new InvalidOperationException($"{program} {string.Join(' ', args)} exited {process.ExitCode}: {stderr.Trim()}");
-    }
+    public static string Run(string program, params string[] args) => FakeHostNetwork.Run(program, args);
 }

@@ -6,6 +6,7 @@ using Mesos;
 using Mesos.Slave;
 using NetIsolator.Isolators.PortMappingIsolation;
 using NetIsolator.Linux;
+using NetIsolator.Testing;
 using Xunit;
 
 namespace NetIsolator.Isolators.Tests.PortMapping;
@@ -19,36 +20,21 @@ namespace NetIsolator.Isolators.Tests.PortMapping;
 /// </summary>
 internal sealed class PortMappingSandbox : IDisposable
 {
-    private static int s_subnet = Random.Shared.Next(0, 200);
     private readonly List<Process> _containers = [];
     private int _tornDown;
 
     public PortMappingSandbox()
     {
-        var id = Guid.NewGuid().ToString("N")[..8];
-        HostNetns = $"netiso-pm-h{id}";
-        PeerNetns = $"netiso-pm-p{id}";
+        Network = new FakeHostNetwork("netiso-pm-", "10.78");
         Directory = System.IO.Directory.CreateTempSubdirectory("netiso-pm-").FullName;
-        var third = Interlocked.Increment(ref s_subnet) % 250;
-        HostIp = IPAddress.Parse($"10.78.{third}.2");
-        PeerIp = IPAddress.Parse($"10.78.{third}.1");
-        Run("ip", "netns", "add", HostNetns);
-        Run("ip", "netns", "add", PeerNetns);
-        Run("ip", "-n", HostNetns, "link", "add", "eth0", "type", "veth", "peer", "name", "peer0", "netns", PeerNetns);
-        Run("ip", "-n", HostNetns, "addr", "add", $"{HostIp}/24", "dev", "eth0");
-        Run("ip", "-n", HostNetns, "link", "set", "eth0", "up");
-        Run("ip", "-n", HostNetns, "link", "set", "lo", "up");
-        Run("ip", "-n", HostNetns, "route", "add", "default", "via", PeerIp.ToString());
-        Run("ip", "-n", PeerNetns, "addr", "add", $"{PeerIp}/24", "dev", "peer0");
-        Run("ip", "-n", PeerNetns, "link", "set", "peer0", "up");
-        Run("ip", "-n", PeerNetns, "link", "set", "lo", "up");
-        // The host's automatic ports must stay out of the ephemeral pool, as on a real agent.
-        Run("ip", "netns", "exec", HostNetns, "sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=50000 60999");
     }
 
-    public string HostNetns { get; }
+    /// <summary>The fake host and its peer.</summary>
+    public FakeHostNetwork Network { get; }
 
-    public string PeerNetns { get; }
+    public string HostNetns => Network.HostNetns;
+
+    public string PeerNetns => Network.PeerNetns;
 
     public string HostNetnsPath => $"/run/netns/{HostNetns}";
 
@@ -56,9 +42,9 @@ internal sealed class PortMappingSandbox : IDisposable
 
     public string Directory { get; }
 
-    public IPAddress HostIp { get; }
+    public IPAddress HostIp => Network.HostIp;
 
-    public IPAddress PeerIp { get; }
+    public IPAddress PeerIp => Network.PeerIp;
 
     public List<(IsolatorLogLevel Level, string Message)> Log { get; } = [];
 
@@ -391,15 +377,7 @@ internal sealed class PortMappingSandbox : IDisposable
         return problems;
     }
 
-    public static string Run(string program, params string[] args)
-    {
-        using var process = Process.Start(new ProcessStartInfo(program, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"{program} {string.Join(' ', args)} exited {process.ExitCode}: {stderr}");
-        return stdout.Result;
-    }
+    public static string Run(string program, params string[] args) => FakeHostNetwork.Run(program, args);
 }
 
 /// <summary>What a sandbox found at teardown (leaks, or cleanup that failed), reported beside the test's own failure.</summary>
