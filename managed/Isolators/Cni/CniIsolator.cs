@@ -564,7 +564,7 @@ public sealed class CniIsolator : Isolator
         var interfaces = entry.Plan.Networks.Select(n => n.IfName).ToHashSet(StringComparer.Ordinal);
         if (CniUsage.Read(pin, interfaces, $"collecting the network usage of container '{key}'") is { } counters)
         {
-            CniUsage.Fill(statistics, counters);
+            NetworkUsage.Fill(statistics, counters);
         }
 
         return statistics;

@@ -1,4 +1,3 @@
-using Mesos;
 using NetIsolator.Bridge;
 using NetIsolator.Linux;
 using NetIsolator.Linux.Netlink;
@@ -39,18 +38,5 @@ internal static class CniUsage
         }
 
         return sum;
-    }
-
-    /// <summary>Sets the eight net_rx_* / net_tx_* fields.</summary>
-    public static void Fill(ResourceStatistics statistics, LinkCounters counters)
-    {
-        statistics.NetRxPackets = counters.RxPackets;
-        statistics.NetRxBytes = counters.RxBytes;
-        statistics.NetRxErrors = counters.RxErrors;
-        statistics.NetRxDropped = counters.RxDropped;
-        statistics.NetTxPackets = counters.TxPackets;
-        statistics.NetTxBytes = counters.TxBytes;
-        statistics.NetTxErrors = counters.TxErrors;
-        statistics.NetTxDropped = counters.TxDropped;
     }
 }

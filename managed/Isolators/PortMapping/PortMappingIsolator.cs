@@ -521,16 +521,10 @@ public sealed class PortMappingIsolator : Isolator
         var veth = ContainerNetwork.VethName(pid);
         var link = _host.Query(socket => socket.GetLink(veth))
             ?? throw new IsolatorException($"collecting the network usage of container '{info.Key}': Failed to find link: {veth}");
-        if (link.Counters is { } c)
+        if (link.Counters is { } counters)
         {
-            statistics.NetRxPackets = c.TxPackets;
-            statistics.NetRxBytes = c.TxBytes;
-            statistics.NetRxErrors = c.TxErrors;
-            statistics.NetRxDropped = c.TxDropped;
-            statistics.NetTxPackets = c.RxPackets;
-            statistics.NetTxBytes = c.RxBytes;
-            statistics.NetTxErrors = c.RxErrors;
-            statistics.NetTxDropped = c.RxDropped;
+            // The host-side veth: what it transmits, the container received.
+            NetworkUsage.Fill(statistics, counters.AsSeenFromPeer());
         }
 
         if (info.Egress is { } egress)

@@ -17,6 +17,13 @@ public readonly record struct LinkCounters(
     /// <summary>Bytes of the eight counters read.</summary>
     public const int Size = 8 * sizeof(ulong);
 
+    /// <summary>
+    /// The counters as the other end of a veth pair sees them: what one end transmits the other receives (errors and
+    /// drops included, as Mesos reports a container's usage from its host-side veth).
+    /// </summary>
+    public LinkCounters AsSeenFromPeer() =>
+        new(TxPackets, RxPackets, TxBytes, RxBytes, TxErrors, RxErrors, TxDropped, RxDropped);
+
     public static LinkCounters operator +(LinkCounters a, LinkCounters b) => new(
         a.RxPackets + b.RxPackets,
         a.TxPackets + b.TxPackets,

@@ -366,7 +366,8 @@ public sealed class NetlinkEncodingTests
             ("offsetof(struct tcp_info, tcpi_retransmits)", TcpInfoRetransmitsOffset), ("offsetof(struct tcp_info, tcpi_rtt)", TcpInfoRttOffset), ("offsetof(struct tcp_info, tcpi_rttvar)", TcpInfoRttVarOffset),
             ("offsetof(struct tcp_info, tcpi_snd_cwnd)", TcpInfoSndCwndOffset), ("offsetof(struct tcp_info, tcpi_total_retrans)", TcpInfoTotalRetransOffset),
         };
-        var source = string.Join('\n',
+        CHeaders.AssertMatch(
+        [
             "#include <stddef.h>",
             "#include <sys/socket.h>",
             "#include <linux/netlink.h>",
@@ -391,23 +392,7 @@ public sealed class NetlinkEncodingTests
             // tc_gen is a macro of fields; PSCHED_SHIFT lives in the kernel's own headers only (net/pkt_sched.h).
             "struct tc_gen_check { tc_gen; };",
             "#define PSCHED_SHIFT_CHECK 6",
-            string.Join('\n', checks.Select(c =>
-                string.Create(CultureInfo.InvariantCulture, $"_Static_assert((long long)({c.C}) == {c.Value}LL, \"{c.C} != {c.Value}\");"))),
-            "");
-        var directory = Directory.CreateTempSubdirectory("netiso-netlink-layout-");
-        try
-        {
-            var file = Path.Combine(directory.FullName, "tc.c");
-            File.WriteAllText(file, source);
-            using var gcc = Process.Start(new ProcessStartInfo("gcc", ["-fsyntax-only", file]) { RedirectStandardError = true })!;
-            var errors = gcc.StandardError.ReadToEnd();
-            gcc.WaitForExit();
-            Assert.True(gcc.ExitCode == 0, errors);
-        }
-        finally
-        {
-            directory.Delete(recursive: true);
-        }
+        ], checks);
     }
 
     private static int NetlinkIsolatorTcHandle(ReadOnlySpan<byte> tcmsg) => (int)NetIsolator.Linux.Netlink.Protocol.TcMsg.Read(tcmsg).Handle;

@@ -189,29 +189,14 @@ public sealed class NetlinkProtocolTests
             ("NLA_TYPE_MASK & 0xffff", NLA_TYPE_MASK),
             ("AF_UNSPEC", AF_UNSPEC),
         };
-        var source = string.Join('\n',
+        CHeaders.AssertMatch(
+        [
             "#include <stddef.h>",
             "#include <sys/socket.h>",
             "#include <linux/netlink.h>",
             "#include <linux/rtnetlink.h>",
             "#include <linux/if_link.h>",
-            string.Join('\n', checks.Select(c =>
-                string.Create(CultureInfo.InvariantCulture, $"_Static_assert((long long)({c.C}) == {c.Value}LL, \"{c.C} != {c.Value}\");"))),
-            "");
-        var directory = Directory.CreateTempSubdirectory("netiso-netlink-layout-");
-        try
-        {
-            var file = Path.Combine(directory.FullName, "netlink.c");
-            File.WriteAllText(file, source);
-            using var gcc = Process.Start(new ProcessStartInfo("gcc", ["-fsyntax-only", file]) { RedirectStandardError = true })!;
-            var errors = gcc.StandardError.ReadToEnd();
-            gcc.WaitForExit();
-            Assert.True(gcc.ExitCode == 0, errors);
-        }
-        finally
-        {
-            directory.Delete(recursive: true);
-        }
+        ], checks);
     }
 
     // ------------------------------------------------------------------------------------------------------------
