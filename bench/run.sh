@@ -11,7 +11,10 @@ cd "$(dirname "$0")/.."
 # Builds the CMake targets a suite needs (the NativeAOT executables it runs, or the native benchmark).
 build_targets() {
   [ -f build/CMakeCache.txt ] || cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build build --target "$@" >/dev/null
+  local out
+  if ! out=$(cmake --build build --target "$@" 2>&1); then
+    echo "$out" >&2; exit 1
+  fi
 }
 
 # Runs the managed benchmark project bench/<folder>/<project>.csproj as root, with gnuplot for its plot.
@@ -42,7 +45,6 @@ case "$suite" in
     mkdir -p bench/results
     build/bin/bridge_bench "$@" | tee "bench/results/$suite.txt" ;;
   cni)
-    build_targets netisolator_helper        # the isolator runs network-cni-setup in isolate, as on an agent
     run_managed_suite cni NetIsolator.Bench.Cni "$@" ;;
   portmapper)
     build_targets netisolator_port_mapper   # build/bin/mesos-cni-port-mapper

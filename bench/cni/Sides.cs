@@ -37,7 +37,6 @@ internal sealed class OursSide
                 RuntimeDirectory = sandbox.RuntimeDir,
                 HostNetworkNamespace = $"/run/netns/{hostNamespace}",
                 PluginTimeout = TimeSpan.FromSeconds(60),
-                HelperPath = NetIsolator.Testing.BuildTree.Helper,
             },
             (level, message) =>
             {

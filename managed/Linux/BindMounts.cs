@@ -1,8 +1,8 @@
 namespace NetIsolator.Linux;
 
 /// <summary>
-/// Bind mounts and mount propagation in the calling process's mount namespace (for the setup helper, which has
-/// entered a container's).
+/// Bind mounts and mount propagation in the calling thread's mount namespace (for the network files setup, on a
+/// thread that has joined a container's; see <see cref="MountNamespace"/>).
 /// </summary>
 public static class BindMounts
 {

@@ -8,10 +8,8 @@ namespace NetIsolator.Linux;
 /// <remarks>
 /// setns(2) moves the calling thread alone for network and UTS namespaces; a long-lived process must use
 /// <see cref="NetworkNamespace.Run{T}(Func{T})"/>, whose thread ends afterwards. A helper that runs a few steps on its
-/// main thread and exits may join in place: nothing else runs on that thread. Mount namespaces cannot be joined this
-/// way at all: the kernel refuses setns(CLONE_NEWNS) to a process with more than one thread (its filesystem context
-/// is shared by all of them), and the .NET runtime always has several. The setup helper enters those before the
-/// runtime starts (see managed/Helpers/native).
+/// main thread and exits may join in place: nothing else runs on that thread. Mount namespaces are joined through
+/// <see cref="MountNamespace"/>, which first gives its thread a filesystem context of its own.
 /// </remarks>
 public static class ThreadNamespaces
 {

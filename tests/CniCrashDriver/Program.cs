@@ -1,6 +1,6 @@
 // The CNI isolator in a process of its own, for tests that kill -9 it at a chosen step (see CniIsolatorKillTests).
 //
-//   CniCrashDriver --config-dir D --plugins-dir D --runtime-dir D --host-netns P --helper P --timeout S
+//   CniCrashDriver --config-dir D --plugins-dir D --runtime-dir D --host-netns P --timeout S
 //                  --container-id ID --pid PID --network NAME [--network NAME]... [--hold-after prepare|isolate]
 //
 // It creates the isolator with these options (those of CniSandbox.CreateIsolator), then runs prepare, isolate (of the
@@ -51,7 +51,6 @@ try
             RuntimeDirectory = One("--runtime-dir"),
             HostNetworkNamespace = One("--host-netns"),
             PluginTimeout = TimeSpan.FromSeconds(int.Parse(One("--timeout"), System.Globalization.CultureInfo.InvariantCulture)),
-            HelperPath = One("--helper"),
         },
         (level, message) => Console.Error.WriteLine($"{level}: {message}"));
     id = new ContainerID { Value = One("--container-id") };

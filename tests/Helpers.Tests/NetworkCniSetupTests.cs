@@ -5,8 +5,8 @@ using Xunit;
 namespace NetIsolator.Helpers.Tests;
 
 /// <summary>
-/// <c>network-cni-setup</c> as the isolator runs it: build/bin/netisolator-helper, the NativeAOT executable (its mount
-/// namespace entry exists only there), against real processes in namespaces of their own. The host's /etc, host
+/// <c>network-cni-setup</c> from the command line: build/bin/netisolator-helper, the NativeAOT executable operators
+/// run, against real processes in namespaces of their own. The host's /etc, host
 /// name and mount table are checked unchanged after every test.
 /// </summary>
 public sealed class NetworkCniSetupTests : IDisposable
@@ -124,7 +124,7 @@ public sealed class NetworkCniSetupTests : IDisposable
         var pid = StartContainer(mount: false);
         var (exit, _, stderr) = RunHelper(Flags(pid, "--bind_host_files=true", "--hostname=box"));
         Assert.Equal(1, exit);
-        Assert.Contains($"pid {pid}: it is in the host's mount namespace", stderr);
+        Assert.Contains($"Refusing to set up the network files of pid {pid}: it is in this process's own mount namespace", stderr);
         Assert.NotEqual("box\n", InContainer(pid, "hostname"));
     }
 
@@ -141,7 +141,7 @@ public sealed class NetworkCniSetupTests : IDisposable
         Assert.Equal((1, "network-cni-setup: Failed to load flags: unknown flag '--bogus'\n"), Failure(["--bogus"]));
         var (exit, stderr) = Failure([$"--pid={int.MaxValue}", $"--etc_resolv_conf={Source("resolv.conf")}"]);
         Assert.Equal(1, exit);
-        Assert.Equal($"Failed to enter the mount namespace of pid {int.MaxValue}: open '/proc/{int.MaxValue}/ns/mnt' failed: ENOENT (No such file or directory)\n", stderr);
+        Assert.Equal($"Failed to enter the mount namespace of pid {int.MaxValue}: namespace '/proc/{int.MaxValue}/ns/mnt' does not exist: open namespace failed with ENOENT\n", stderr);
         Assert.Equal(_hostHosts, InContainer(pid, "cat", "/etc/hosts"));
     }
 

@@ -28,6 +28,7 @@ public sealed class InteropLayoutTests
             ("offsetof(struct statx, stx_dev_major)", (byte*)&sx.stx_dev_major - (byte*)&sx),
             ("offsetof(struct statx, stx_dev_minor)", (byte*)&sx.stx_dev_minor - (byte*)&sx),
             ("CLONE_NEWNS", Interop.Libc.CLONE_NEWNS),
+            ("CLONE_FS", Interop.Libc.CLONE_FS),
             ("CLONE_NEWUTS", Interop.Libc.CLONE_NEWUTS),
             ("CLONE_NEWNET", Interop.Libc.CLONE_NEWNET),
             ("NSFS_MAGIC", Interop.Libc.NSFS_MAGIC),

@@ -37,8 +37,8 @@ namespace NetIsolator.Isolators.Cni;
 /// a nested container without networks of its own reports its parent's.</item>
 /// <item><b>Usage</b> sums the counters of the container's interfaces, read over netlink in its pinned namespace
 /// (see <see cref="UsageAsync"/>).</item>
-/// <item><b>Container files.</b> Isolate ends by running the <c>network-cni-setup</c> helper (see
-/// <see cref="SetupHelper"/>) in Mesos's three cases: a container with networks of its own gets ROOT/&lt;CID&gt;'s
+/// <item><b>Container files.</b> Isolate ends with what Mesos's <c>network-cni-setup</c> helper does, run in-process
+/// (see <see cref="NetworkFilesSetup"/>) in Mesos's three cases: a container with networks of its own gets ROOT/&lt;CID&gt;'s
 /// hosts, hostname and resolv.conf over its /etc (and its image's), its host name and <c>lo</c> up; a nested container
 /// joining its parent gets the parent's files; a host-network container with an image gets the host's files, read-only,
 /// in its image.</item>
@@ -371,14 +371,14 @@ public sealed class CniIsolator : Isolator
         var step = $"isolating container '{key}'";
         if (entry.HostNetworkImage)
         {
-            await RunSetupHelperAsync(SetupRequest.HostNetworkImage(pid, entry.Rootfs!, File.Exists), step).ConfigureAwait(false);
+            SetUpNetworkFiles(SetupRequest.HostNetworkImage(pid, entry.Rootfs!, File.Exists), step);
             return;
         }
 
         if (entry.JoinsParent)
         {
             var rootDirectory = CniLayout.ContainerDirectory(Root!, CniLayout.Key(CniLayout.Root(containerId)));
-            await RunSetupHelperAsync(SetupRequest.JoinsParent(pid, entry.Rootfs, rootDirectory), step).ConfigureAwait(false);
+            SetUpNetworkFiles(SetupRequest.JoinsParent(pid, entry.Rootfs, rootDirectory), step);
             return;
         }
 
@@ -408,25 +408,25 @@ public sealed class CniIsolator : Isolator
                 throw new IsolatorException($"{step}: pinning the network namespace of pid {pid} at '{pin}': {e.Message}", e);
             }
 
-            // The setup helper runs while the networks are attached (it is a process start, the ADDs are others): it
-            // mounts the files as they are now, and their final contents, which need the ADD results, are written into
-            // the same inodes afterwards, while the container is still held before exec.
+            // The networks are attached (the ADDs are other processes) while the files are written and mounted here:
+            // first as they are now, with just localhost; their final contents, which need the ADD results, are
+            // written into the same inodes afterwards, while the container is still held before exec.
+            var attach = AttachAllAsync(entry, pin, step);
             var hostname = ContainerFiles.ChooseHostname(entry.Plan.Hostname, entry.ContainerId.Value);
-            WriteContainerFiles(entry, hostname, step, inPlace: false);
-            var setup = RunSetupHelperAsync(SetupRequest.OwnNetworks(pid, hostname, entry.Rootfs, CniLayout.ContainerDirectory(Root!, key)), step);
             try
             {
-                await AttachAllAsync(entry, pin, step).ConfigureAwait(false);
+                WriteContainerFiles(entry, hostname, step, attached: false);
+                SetUpNetworkFiles(SetupRequest.OwnNetworks(pid, hostname, entry.Rootfs, CniLayout.ContainerDirectory(Root!, key)), step);
             }
             catch
             {
-                // Never leave the helper running behind a failed isolate; the attach error is the one to report.
-                await setup.ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+                // Never leave the ADDs running behind a failed isolate; the setup error is the one to report.
+                await attach.ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
                 throw;
             }
 
-            await setup.ConfigureAwait(false);
-            WriteContainerFiles(entry, hostname, step, inPlace: true);
+            await attach.ConfigureAwait(false);
+            WriteContainerFiles(entry, hostname, step, attached: true);
         }
         finally
         {
@@ -464,19 +464,22 @@ public sealed class CniIsolator : Isolator
     }
 
     /// <summary>
-    /// Writes hosts, hostname and resolv.conf under ROOT/&lt;CID&gt; from what is known of the container so far (before
-    /// any ADD: just localhost). resolv.conf is always the container's own file: the host's contents when no DNS is
-    /// known for its networks (Mesos bind-mounts the host's own file there, read-write, so a container could edit the
-    /// host's resolver configuration).
+    /// Writes hosts, hostname and resolv.conf under ROOT/&lt;CID&gt;: before the ADDs have finished
+    /// (<paramref name="attached"/> false) with none of their results, i.e. just localhost, as new files; afterwards
+    /// from the results, into the same inodes, which are bind-mounted into the container by then. resolv.conf is
+    /// always the container's own file: the host's contents when no DNS is known for its networks (Mesos bind-mounts
+    /// the host's own file there, read-write, so a container could edit the host's resolver configuration).
     /// </summary>
-    private void WriteContainerFiles(ContainerEntry entry, string hostname, string step, bool inPlace)
+    private void WriteContainerFiles(ContainerEntry entry, string hostname, string step, bool attached)
     {
-        var joined = entry.Plan.Networks.Select(n => new JoinedNetwork(n.Name, entry.Results.GetValueOrDefault(n.Name))).ToList();
+        var joined = entry.Plan.Networks
+            .Select(n => new JoinedNetwork(n.Name, attached ? entry.Results.GetValueOrDefault(n.Name) : null))
+            .ToList();
         try
         {
             var files = ContainerFiles.Build(hostname, joined, _options.DefaultContainerDns);
             files = files with { ResolvConf = files.ResolvConf ?? HostResolvConf() };
-            ContainerFileWriter.Write(CniLayout.ContainerDirectory(Root!, entry.Key), files, _options.StateDurability, inPlace);
+            ContainerFileWriter.Write(CniLayout.ContainerDirectory(Root!, entry.Key), files, _options.StateDurability, inPlace: attached);
         }
         catch (Exception e) when (e is ArgumentException or FormatException or IOException or UnauthorizedAccessException)
         {
@@ -486,10 +489,22 @@ public sealed class CniIsolator : Isolator
 
     private static string HostResolvConf() => File.Exists(HostResolvConfPath) ? File.ReadAllText(HostResolvConfPath) : "";
 
-    private Task RunSetupHelperAsync(SetupRequest request, string step) =>
-        _options.ResolveHelper() is { } helper
-            ? SetupHelper.RunAsync(helper, request, _options.PluginTimeout, step)
-            : throw new IsolatorException($"{step}: the helper '{SetupHelper.ExecutableName}' was not found; set the '{CniIsolatorOptions.HelperPathParameter}' parameter");
+    /// <summary>
+    /// Mounts the files and sets the host name (<see cref="NetworkFilesSetup"/>) on a thread of this process that joins
+    /// the container's namespaces, where Mesos starts a helper process: the container is held before exec, so its
+    /// mount namespace is still a fresh copy of ours, and a process start would cost more than all the mounts.
+    /// </summary>
+    private static void SetUpNetworkFiles(SetupRequest request, string step)
+    {
+        try
+        {
+            NetworkFilesSetup.Run(request);
+        }
+        catch (NetworkSetupException e)
+        {
+            throw new IsolatorException($"{step}: Failed to setup hostname and network files: {e.Message}", e);
+        }
+    }
 
     // ----------------------------------------------------------------------------------------------------------
     // status, usage

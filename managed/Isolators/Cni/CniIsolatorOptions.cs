@@ -30,9 +30,6 @@ namespace NetIsolator.Isolators.Cni;
 /// touches the machine's real network; leave it unset on a real agent.</description></item>
 /// <item><term><c>network_cni_plugin_timeout</c></term><description>Ours: seconds one plugin run may take before it
 /// is killed (Mesos has no limit); default 60.</description></item>
-/// <item><term><c>helper_path</c></term><description>Ours (Mesos uses <c>--launcher_dir</c>): the
-/// <c>netisolator-helper</c> executable run for <c>network-cni-setup</c>; default: found beside the module's assembly
-/// or in the <c>bin</c> directory of its build tree or install prefix.</description></item>
 /// </list>
 /// Neither <c>network_cni_config_dir</c> nor <c>network_cni_plugins_dir</c> set = no-op mode (Mesos §1.2 step 1):
 /// no ROOT, no root check; containers on the host network run as usual and one naming a network fails in prepare.
@@ -48,7 +45,6 @@ public sealed record CniIsolatorOptions
     public const string WorkDirParameter = "work_dir";
     public const string HostNetnsParameter = "network_cni_host_netns";
     public const string PluginTimeoutParameter = "network_cni_plugin_timeout";
-    public const string HelperPathParameter = "helper_path";
 
     public const string DefaultRuntimeDirectory = "/var/run/mesos";
 
@@ -63,15 +59,6 @@ public sealed record CniIsolatorOptions
 
     public bool RootDirPersist { get; init; }
 
-    /// <summary>The configured helper executable, or null to look for it (see <see cref="ResolveHelper"/>).</summary>
-    public string? HelperPath { get; init; }
-
-    /// <summary>The helper executable: <see cref="HelperPath"/>, or the first of the default locations that exists.</summary>
-    public string? ResolveHelper() =>
-        HelperPath ?? SetupHelper.DefaultLocations(AssemblyDirectory).FirstOrDefault(File.Exists);
-
-    private static string AssemblyDirectory =>
-        Path.GetDirectoryName(typeof(CniIsolatorOptions).Assembly.Location) is { Length: > 0 } directory ? directory : AppContext.BaseDirectory;
 
     public bool Metrics { get; init; } = true;
 
@@ -128,7 +115,6 @@ public sealed record CniIsolatorOptions
             WorkDirectory = Empty(parameters.Get(WorkDirParameter)),
             HostNetworkNamespace = Empty(parameters.Get(HostNetnsParameter)),
             PluginTimeout = TimeSpan.FromSeconds(timeoutSeconds),
-            HelperPath = Empty(parameters.Get(HelperPathParameter)),
         };
         if (options.Problem() is { } problem)
         {
@@ -169,7 +155,7 @@ public sealed record CniIsolatorOptions
             return $"Missing required '{WorkDirParameter}' parameter: '--{RootDirPersistParameter}' puts the CNI root directory under it";
         }
 
-        foreach (var (name, value) in new[] { (RuntimeDirParameter, (string?)RuntimeDirectory), (WorkDirParameter, WorkDirectory), (HostNetnsParameter, HostNetworkNamespace), (HelperPathParameter, HelperPath) })
+        foreach (var (name, value) in new[] { (RuntimeDirParameter, (string?)RuntimeDirectory), (WorkDirParameter, WorkDirectory), (HostNetnsParameter, HostNetworkNamespace) })
         {
             if (value is not null && !Path.IsPathRooted(value))
             {
@@ -180,18 +166,6 @@ public sealed record CniIsolatorOptions
         if (PluginTimeout <= TimeSpan.Zero)
         {
             return $"parameter '{PluginTimeoutParameter}' must be positive";
-        }
-
-        if (HelperPath is not null && !File.Exists(HelperPath))
-        {
-            return $"parameter '{HelperPathParameter}': the helper '{HelperPath}' does not exist";
-        }
-
-        if (ResolveHelper() is null)
-        {
-            return $"the helper '{SetupHelper.ExecutableName}' was not found (looked for "
-                + string.Join(", ", SetupHelper.DefaultLocations(AssemblyDirectory).Select(p => $"'{p}'"))
-                + $"); set the '{HelperPathParameter}' parameter";
         }
 
         return null;

@@ -2,7 +2,8 @@ internal static partial class Interop
 {
     internal static partial class Libc
     {
-        // <sched.h>: namespace types for unshare(2) and setns(2).
+        // <sched.h>: namespace types for unshare(2) and setns(2), and CLONE_FS (the filesystem context: root, cwd, umask).
+        internal const int CLONE_FS = 0x00000200;
         internal const int CLONE_NEWNS = 0x00020000;
         internal const int CLONE_NEWUTS = 0x04000000;
         internal const int CLONE_NEWNET = 0x40000000;

@@ -40,7 +40,6 @@ internal sealed class CniCrashDriverProcess : IDisposable
             "--plugins-dir", pluginsDirectory,
             "--runtime-dir", sandbox.RuntimeDir,
             "--host-netns", sandbox.HostNetnsPath,
-            "--helper", NetIsolator.Testing.BuildTree.Helper,
             "--timeout", "30",
             "--container-id", id.Value,
             "--pid", pid.ToString(System.Globalization.CultureInfo.InvariantCulture),

@@ -137,17 +137,14 @@ public sealed class CniDecisionsTests
     public void Options_ReadEveryParameter()
     {
         var config = Directory.CreateTempSubdirectory("netiso-cni-opt-").FullName;
-        var helper = Path.Join(config, "helper");
-        File.WriteAllText(helper, "");
         try
         {
             var options = CniIsolatorOptions.FromParameters(Parameters(
                 ("network_cni_config_dir", config), ("network_cni_plugins_dir", "/a:/b"), ("network_cni_root_dir_persist", "true"),
                 ("network_cni_metrics", "false"), ("runtime_dir", "/run/x"), ("work_dir", "/var/w"),
-                ("network_cni_host_netns", "/run/netns/h"), ("network_cni_plugin_timeout", "5"), ("helper_path", helper),
+                ("network_cni_host_netns", "/run/netns/h"), ("network_cni_plugin_timeout", "5"),
                 ("default_container_dns", """{"mesos":[{"network_mode":"CNI","dns":{"nameservers":["8.8.8.8"]}}]}""")));
             Assert.False(options.IsNoOp);
-            Assert.Equal(helper, options.ResolveHelper());
             Assert.Equal(NetIsolator.Linux.Durability.PowerLoss, options.StateDurability);
             Assert.Equal(NetIsolator.Linux.Durability.ProcessCrash, (options with { RootDirPersist = false }).StateDurability);
             Assert.Equal("/var/w/isolators/network/cni", options.RootDirectory);
@@ -161,32 +158,6 @@ public sealed class CniDecisionsTests
         {
             Directory.Delete(config, recursive: true);
         }
-    }
-
-    [Fact]
-    public void Options_AMissingHelper_IsNamed_WithWhereItWasLookedFor()
-    {
-        var config = Directory.CreateTempSubdirectory("netiso-cni-opt-").FullName;
-        try
-        {
-            var options = new CniIsolatorOptions { ConfigDirectory = config, PluginsDirectory = "/usr/lib/cni" };
-            Assert.Matches(@"^the helper 'netisolator-helper' was not found \(looked for '/.*/netisolator-helper', '/.*/netisolator-helper', '/.*/netisolator-helper'\); set the 'helper_path' parameter$", options.Problem());
-            Assert.Equal($"parameter 'helper_path': the helper '{config}/nope' does not exist", (options with { HelperPath = $"{config}/nope" }).Problem());
-            Assert.Equal("parameter 'helper_path' must be an absolute path, not 'bin/helper'", (options with { HelperPath = "bin/helper" }).Problem());
-        }
-        finally
-        {
-            Directory.Delete(config);
-        }
-    }
-
-    [Theory]
-    [InlineData("network_cni_config_dir", "/etc/cni", "Missing required '--network_cni_plugins_dir' flag")]
-    [InlineData("network_cni_plugins_dir", "/usr/lib/cni", "Missing required '--network_cni_config_dir' flag")]
-    public void Options_MissingDirectory_IsMesosWorded(string key, string value, string message)
-    {
-        var error = Assert.Throws<ModuleParameterException>(() => CniIsolatorOptions.FromParameters(Parameters((key, value))));
-        Assert.Contains(message, error.Message);
     }
 
     [Fact]

@@ -97,7 +97,6 @@ internal sealed class CniFaultPlugins
             RuntimeDirectory = _sandbox.RuntimeDir,
             HostNetworkNamespace = _sandbox.HostNetnsPath,
             PluginTimeout = timeout ?? TimeSpan.FromSeconds(30),
-            HelperPath = NetIsolator.Testing.BuildTree.Helper,
         }, (level, message) => { lock (_sandbox.Log) { _sandbox.Log.Add((level, message)); } });
 
     /// <summary>Every entry under the sandbox's temp dir except the config, plugins and call-log paths.</summary>

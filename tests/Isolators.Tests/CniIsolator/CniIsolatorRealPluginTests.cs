@@ -166,7 +166,6 @@ public sealed class CniIsolatorRealPluginTests : IDisposable
             RootDirPersist = true,
             HostNetworkNamespace = _sandbox.HostNetnsPath,
             PluginTimeout = TimeSpan.FromSeconds(30),
-            HelperPath = BuildTree.Helper,
         };
         var root = Path.Join(workDir, CniIsolatorOptions.RootSuffix);
         var isolator = new NetIsolator.Isolators.Cni.CniIsolator(options, Log);

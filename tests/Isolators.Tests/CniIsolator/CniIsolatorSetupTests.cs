@@ -8,8 +8,8 @@ using Xunit;
 namespace NetIsolator.Isolators.Tests.CniIsolator;
 
 /// <summary>
-/// The container files as a process sees them after isolate (the <c>network-cni-setup</c> helper, build/bin's
-/// NativeAOT executable, run by the isolator): Mesos's three cases, read from inside the container's namespaces
+/// The container files as a process sees them after isolate (<see cref="NetworkFilesSetup"/>, run in-process by the
+/// isolator where Mesos runs its <c>network-cni-setup</c> helper): Mesos's three cases, read from inside the container's namespaces
 /// with nsenter. Each also checks the host's own /etc was left alone.
 /// </summary>
 [Collection("CniIsolatorRoot")]
@@ -120,7 +120,7 @@ public sealed class CniIsolatorSetupTests : IDisposable
 
         var error = await Assert.ThrowsAsync<IsolatorException>(() => isolator.IsolateAsync(id, pid));
         Assert.Contains("Failed to setup hostname and network files", error.Message);
-        Assert.Contains("host's mount namespace", error.Message);
+        Assert.Contains($"Refusing to set up the network files of pid {pid}: it is in this process's own mount namespace", error.Message);
 
         await isolator.CleanupAsync(id);
     }

@@ -74,7 +74,6 @@ internal sealed class CniSandbox : IDisposable
             RuntimeDirectory = RuntimeDir,
             HostNetworkNamespace = HostNetnsPath,
             PluginTimeout = TimeSpan.FromSeconds(30),
-            HelperPath = NetIsolator.Testing.BuildTree.Helper,
         }, (level, message) => { lock (Log) { Log.Add((level, message)); } });
 
     /// <summary>A container process (see <see cref="ContainerProcess.Start"/>), killed when the sandbox is disposed.</summary>

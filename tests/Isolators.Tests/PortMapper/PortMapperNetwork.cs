@@ -73,7 +73,6 @@ internal sealed class PortMapperNetwork : IDisposable
             RuntimeDirectory = Sandbox.RuntimeDir,
             HostNetworkNamespace = Sandbox.HostNetnsPath,
             PluginTimeout = TimeSpan.FromSeconds(30),
-            HelperPath = NetIsolator.Testing.BuildTree.Helper,
         }, (level, message) => { lock (Sandbox.Log) { Sandbox.Log.Add((level, message)); } });
 
     /// <summary>

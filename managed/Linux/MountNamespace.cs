@@ -1,0 +1,94 @@
+namespace NetIsolator.Linux;
+
+/// <summary>
+/// Runs code inside the mount namespace of a process held before exec, on a dedicated thread of this process.
+/// </summary>
+/// <remarks>
+/// <para>The kernel refuses setns(CLONE_NEWNS) with EINVAL to a task whose filesystem context (struct fs_struct: root,
+/// working directory, umask) is shared with other tasks, and all threads of a process share one. A thread that first
+/// calls unshare(CLONE_FS) holds a private copy and may join: its root and working directory become the namespace's
+/// root, for that thread alone. The thread is the dedicated one of <see cref="NamespaceThread"/>, so the namespace
+/// and the context end with it and nothing has to be restored.</para>
+/// <para>Every path the action uses resolves in the other namespace, including any file the runtime opens lazily on
+/// that thread (a library a P/Invoke binds on first call, an assembly). That is only safe while the namespace still
+/// has this process's root: a fresh copy of our mount table, as a container's is while it is held before exec. So a
+/// process whose root differs (it has pivoted or chrooted) is refused, and so is one that shares this process's own
+/// namespace, where mounting would change the host's view.</para>
+/// </remarks>
+public static class MountNamespace
+{
+    private const string OwnNamespacePath = "/proc/self/ns/mnt";
+
+    /// <summary>Runs <paramref name="action"/> on a new thread that has joined the mount namespace of <paramref name="pid"/>.</summary>
+    /// <exception cref="MountNamespaceRefusedException">The pid shares this process's mount namespace, or has another root.</exception>
+    /// <exception cref="LinuxException">Opening, comparing or joining failed (<see cref="NamespaceNotFoundException"/>: no such pid).</exception>
+    public static T RunInNamespaceOf<T>(int pid, Func<T> action)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(pid);
+        ArgumentNullException.ThrowIfNull(action);
+        var path = $"/proc/{pid}/ns/mnt";
+        using var target = FileDescriptors.OpenNamespaceFile(path);
+        using (var own = FileDescriptors.OpenNamespaceFile(OwnNamespacePath))
+        {
+            if (FileDescriptors.Identity(target, path) == FileDescriptors.Identity(own, OwnNamespacePath))
+            {
+                throw new MountNamespaceRefusedException(pid, "it is in this process's own mount namespace");
+            }
+        }
+
+        var root = $"/proc/{pid}/root";
+        if (DirectoryIdentity(root) != DirectoryIdentity("/"))
+        {
+            throw new MountNamespaceRefusedException(pid, $"its root ('{root}') is not this process's root: it has already pivoted or chrooted");
+        }
+
+        RuntimeThreads.EnsureStarted();
+        var added = false;
+        target.DangerousAddRef(ref added);
+        try
+        {
+            return NamespaceThread.Run("mntns", () =>
+            {
+                LinuxException.Check(Interop.Libc.unshare(Interop.Libc.CLONE_FS), "unshare(CLONE_FS) before joining", path);
+                LinuxException.Check(Interop.Libc.setns(target, Interop.Libc.CLONE_NEWNS), "setns into", path);
+                return action();
+            });
+        }
+        finally
+        {
+            if (added)
+            {
+                target.DangerousRelease();
+            }
+        }
+    }
+
+    /// <inheritdoc cref="RunInNamespaceOf{T}(int, Func{T})"/>
+    public static void RunInNamespaceOf(int pid, Action action)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        RunInNamespaceOf<object?>(pid, () =>
+        {
+            action();
+            return null;
+        });
+    }
+
+    private static NamespaceId DirectoryIdentity(string path)
+    {
+        var fd = Interop.Libc.open(path, Interop.Libc.O_RDONLY | Interop.Libc.O_DIRECTORY | Interop.Libc.O_CLOEXEC, 0);
+        LinuxException.Check(fd, "open", path);
+        using var handle = new SafeFileDescriptorHandle(fd);
+        return FileDescriptors.Identity(handle, path);
+    }
+}
+
+/// <summary>A mount namespace <see cref="MountNamespace"/> will not join; the message says why.</summary>
+public sealed class MountNamespaceRefusedException(int pid, string reason)
+    : IOException($"the mount namespace of pid {pid} is not joined: {reason}")
+{
+    public int Pid { get; } = pid;
+
+    /// <summary>Why, as a clause: "it is in this process's own mount namespace".</summary>
+    public string Reason { get; } = reason;
+}
