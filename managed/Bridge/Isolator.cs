@@ -61,8 +61,28 @@ public abstract class Isolator : IAsyncDisposable
     /// The container's statistics as far as this isolator knows them. The agent merges the answers of all its
     /// isolators; <see cref="ResourceStatistics.Timestamp"/> is required by the wire format.
     /// </summary>
-    public virtual Task<ResourceStatistics> UsageAsync(ContainerID containerId) =>
-        Task.FromResult(new ResourceStatistics { Timestamp = (DateTime.UtcNow - DateTime.UnixEpoch).TotalSeconds });
+    public virtual Task<ResourceStatistics> UsageAsync(ContainerID containerId) => Task.FromResult(StatisticsNow());
+
+    /// <summary>Empty statistics stamped with the current time (seconds since the epoch), which the wire format requires.</summary>
+    protected static ResourceStatistics StatisticsNow() =>
+        new() { Timestamp = (DateTime.UtcNow - DateTime.UnixEpoch).TotalSeconds };
+
+    /// <summary>
+    /// Runs a lifecycle step that completes synchronously as a task: its exception becomes the task's fault instead of
+    /// escaping from the call, as the bridge expects of every lifecycle method.
+    /// </summary>
+    protected static Task<T> RunSynchronously<T>(Func<T> step)
+    {
+        ArgumentNullException.ThrowIfNull(step);
+        try
+        {
+            return Task.FromResult(step());
+        }
+        catch (Exception e)
+        {
+            return Task.FromException<T>(e);
+        }
+    }
 
     /// <summary>The container's status as far as this isolator knows it (e.g. its network addresses).</summary>
     public virtual Task<ContainerStatus> StatusAsync(ContainerID containerId) => Task.FromResult(new ContainerStatus());

@@ -249,17 +249,8 @@ public sealed class CniIsolator : Isolator
     // ----------------------------------------------------------------------------------------------------------
     // prepare
 
-    public override Task<ContainerLaunchInfo?> PrepareAsync(ContainerID containerId, ContainerConfig config)
-    {
-        try
-        {
-            return Task.FromResult(Prepare(containerId, config));
-        }
-        catch (Exception e)
-        {
-            return Task.FromException<ContainerLaunchInfo?>(e);
-        }
-    }
+    public override Task<ContainerLaunchInfo?> PrepareAsync(ContainerID containerId, ContainerConfig config) =>
+        RunSynchronously<ContainerLaunchInfo?>(() => Prepare(containerId, config));
 
     private ContainerLaunchInfo? Prepare(ContainerID containerId, ContainerConfig config)
     {
@@ -543,22 +534,12 @@ public sealed class CniIsolator : Isolator
     /// outlives the call or has to be closed at cleanup. A pin that cannot be opened or dumped fails the call with
     /// an <see cref="IsolatorException"/> naming the container and step, as Mesos's failed setns does.
     /// </remarks>
-    public override Task<ResourceStatistics> UsageAsync(ContainerID containerId)
-    {
-        try
-        {
-            return Task.FromResult(Usage(containerId));
-        }
-        catch (Exception e)
-        {
-            return Task.FromException<ResourceStatistics>(e);
-        }
-    }
+    public override Task<ResourceStatistics> UsageAsync(ContainerID containerId) => RunSynchronously(() => Usage(containerId));
 
     private ResourceStatistics Usage(ContainerID containerId)
     {
         ArgumentNullException.ThrowIfNull(containerId);
-        var statistics = new ResourceStatistics { Timestamp = (DateTime.UtcNow - DateTime.UnixEpoch).TotalSeconds };
+        var statistics = StatisticsNow();
         var key = CniLayout.Key(containerId);
         if (!_options.Metrics
             || !_containers.TryGetValue(key, out var entry)

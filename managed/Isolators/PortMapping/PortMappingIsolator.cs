@@ -211,17 +211,8 @@ public sealed class PortMappingIsolator : Isolator
     // ----------------------------------------------------------------------------------------------------------
     // prepare
 
-    public override Task<ContainerLaunchInfo?> PrepareAsync(ContainerID containerId, ContainerConfig config)
-    {
-        try
-        {
-            return Task.FromResult<ContainerLaunchInfo?>(Prepare(containerId, config));
-        }
-        catch (Exception e)
-        {
-            return Task.FromException<ContainerLaunchInfo?>(e);
-        }
-    }
+    public override Task<ContainerLaunchInfo?> PrepareAsync(ContainerID containerId, ContainerConfig config) =>
+        RunSynchronously<ContainerLaunchInfo?>(() => Prepare(containerId, config));
 
     private ContainerLaunchInfo Prepare(ContainerID containerId, ContainerConfig config)
     {
@@ -493,17 +484,7 @@ public sealed class PortMappingIsolator : Isolator
     // ----------------------------------------------------------------------------------------------------------
     // usage
 
-    public override Task<ResourceStatistics> UsageAsync(ContainerID containerId)
-    {
-        try
-        {
-            return Task.FromResult(Usage(containerId));
-        }
-        catch (Exception e)
-        {
-            return Task.FromException<ResourceStatistics>(e);
-        }
-    }
+    public override Task<ResourceStatistics> UsageAsync(ContainerID containerId) => RunSynchronously(() => Usage(containerId));
 
     /// <summary>
     /// The container's counters as it sees them: the host end of its veth, receive and transmit swapped; its
@@ -512,7 +493,7 @@ public sealed class PortMappingIsolator : Isolator
     private ResourceStatistics Usage(ContainerID containerId)
     {
         ArgumentNullException.ThrowIfNull(containerId);
-        var statistics = new ResourceStatistics { Timestamp = (DateTime.UtcNow - DateTime.UnixEpoch).TotalSeconds };
+        var statistics = StatisticsNow();
         if (!_containers.TryGetValue(Key(containerId), out var info) || info.Pid is not { } pid)
         {
             return statistics;
