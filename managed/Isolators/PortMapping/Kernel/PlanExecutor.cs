@@ -391,28 +391,24 @@ public sealed class PlanExecutor : IDisposable
 
         var batch = sysctls.ToList();
         sysctls.Clear();
-        // /proc/sys/net files belong to the network namespace of the thread that opens them.
+        // /proc/sys/net files belong to the network namespace of the thread that opens them; one ProcSys serves the
+        // batch (a private procfs instance: see there for what the machine's /proc/sys costs with many namespaces).
         _namespace.Visit(() =>
         {
+            using var procSys = Run("open /proc/sys", () => ProcSys.Open());
             foreach (var sysctl in batch)
             {
                 Run(sysctl, () =>
                 {
-                    if (sysctl.IfExists && !File.Exists(sysctl.ProcPath))
+                    if (sysctl.IfExists)
                     {
-                        return;
+                        // Missing, or read-only here: a knob this kernel lacks, or one that is not per network
+                        // namespace (net.core.rmem_max, …) and so is the host's value already.
+                        _ = procSys.TryWrite(sysctl.Key, sysctl.Value);
                     }
-
-                    try
+                    else
                     {
-                        // One open, one write at offset 0, one close: a sysctl takes its value from a single write.
-                        using var file = File.OpenHandle(sysctl.ProcPath, FileMode.Open, FileAccess.Write);
-                        RandomAccess.Write(file, System.Text.Encoding.ASCII.GetBytes(sysctl.Value), 0);
-                    }
-                    catch (UnauthorizedAccessException) when (sysctl.IfExists)
-                    {
-                        // A knob that is not per network namespace (net.core.rmem_max, …) shows read-only outside
-                        // the initial one; it is the host's value already.
+                        procSys.Write(sysctl.Key, sysctl.Value);
                     }
                 });
             }
@@ -427,7 +423,7 @@ public sealed class PlanExecutor : IDisposable
 
     private bool Run(PlanStep step, Func<bool> action) => Run(step.ToCommand(), action);
 
-    private bool Run(string command, Func<bool> action)
+    private T Run<T>(string command, Func<T> action)
     {
         try
         {

@@ -26,8 +26,6 @@ public abstract record PlanStep
 /// <param name="IfExists">Skip silently when the file is missing (e.g. IPv6 compiled out, a newer knob).</param>
 public sealed record SysctlStep(string Key, string Value, bool IfExists = false) : PlanStep
 {
-    public string ProcPath => "/proc/sys/" + Key;
-
     public override string ToCommand() => $"sysctl -w{(IfExists ? " -e" : "")} {Key}='{Value}'";
 }
 
