@@ -12,16 +12,14 @@ public sealed class ProcSysTests : IDisposable
 {
     private const string PortRange = "net/ipv4/ip_local_port_range";
     private readonly Sandbox _sandbox = new();
-    private readonly int _descriptors = OpenDescriptors();
     private readonly int _procMounts = ProcMounts();
 
     public void Dispose()
     {
         try
         {
-            // The private procfs instance is a detached mount: nothing in any mount table, no descriptor left open.
+            // The private procfs instance is a detached mount: it never shows in a mount table.
             Assert.Equal(_procMounts, ProcMounts());
-            Assert.Equal(_descriptors, OpenDescriptors());
         }
         finally
         {
@@ -32,64 +30,71 @@ public sealed class ProcSysTests : IDisposable
     [RootFact]
     public void Write_LandsInTheCallingThreadsNamespaceOnly()
     {
-        var pin = _sandbox.PathOf("ns");
-        PersistentNetworkNamespace.Create(pin);
         var ours = File.ReadAllText("/proc/sys/" + PortRange);
-        try
-        {
-            using var ns = NetworkNamespace.Open(pin);
-            var (isPrivate, theirs) = ns.Run(() =>
-            {
-                using var procSys = ProcSys.Open();
-                procSys.Write(PortRange, "40000 40100");
-                return (procSys.IsPrivateInstance, File.ReadAllText("/proc/sys/" + PortRange));
-            });
 
-            Assert.True(isPrivate, "this kernel (>= 5.8) and glibc (>= 2.36) make private procfs instances");
-            Assert.Equal("40000\t40100\n", theirs);
-            Assert.Equal(ours, File.ReadAllText("/proc/sys/" + PortRange));
-        }
-        finally
+        var (isPrivate, theirs) = InAFreshNamespace(() =>
         {
-            PersistentNetworkNamespace.Remove(pin);
-        }
+            using var procSys = ProcSys.Open();
+            procSys.Write(PortRange, "40000 40100");
+            return (procSys.IsPrivateInstance, File.ReadAllText("/proc/sys/" + PortRange));
+        });
+
+        Assert.True(isPrivate, "this kernel (>= 5.8) and glibc (>= 2.36) make private procfs instances");
+        Assert.Equal("40000\t40100\n", theirs);
+        Assert.Equal(ours, File.ReadAllText("/proc/sys/" + PortRange));
     }
 
     [RootFact]
     public void AMissingKnob_IsSkippedByTryWrite_AndNamedByWrite()
     {
-        var pin = _sandbox.PathOf("ns");
-        PersistentNetworkNamespace.Create(pin);
-        try
+        var (skipped, error) = InAFreshNamespace(() =>
         {
-            using var ns = NetworkNamespace.Open(pin);
-            var (skipped, error) = ns.Run(() =>
-            {
-                using var procSys = ProcSys.Open();
-                return (!procSys.TryWrite("net/ipv4/conf/nosuchlink0/rp_filter", "0"),
-                    Record.Exception(() => procSys.Write("net/ipv4/conf/nosuchlink0/rp_filter", "0")));
-            });
+            using var procSys = ProcSys.Open();
+            return (!procSys.TryWrite("net/ipv4/conf/nosuchlink0/rp_filter", "0"),
+                Record.Exception(() => procSys.Write("net/ipv4/conf/nosuchlink0/rp_filter", "0")));
+        });
 
-            Assert.True(skipped);
-            var linux = Assert.IsType<LinuxException>(error);
-            Assert.Equal(Errno.ENOENT, linux.Errno);
-            Assert.Contains("'/proc/sys/net/ipv4/conf/nosuchlink0/rp_filter'", linux.Message, StringComparison.Ordinal);
-        }
-        finally
-        {
-            PersistentNetworkNamespace.Remove(pin);
-        }
+        Assert.True(skipped);
+        var linux = Assert.IsType<LinuxException>(error);
+        Assert.Equal(Errno.ENOENT, linux.Errno);
+        Assert.Contains("'/proc/sys/net/ipv4/conf/nosuchlink0/rp_filter'", linux.Message, StringComparison.Ordinal);
     }
 
     [RootFact]
     public void AValueTheKernelRefuses_IsAnErrorNamingTheValueAndTheFile_EvenForTryWrite()
     {
-        using var procSys = ProcSys.Open();
-
-        var error = Assert.IsType<LinuxException>(Record.Exception(() => procSys.TryWrite(PortRange, "not a range")));
+        var error = Assert.IsType<LinuxException>(InAFreshNamespace(() =>
+        {
+            using var procSys = ProcSys.Open();
+            return Record.Exception(() => procSys.TryWrite(PortRange, "not a range"));
+        }));
 
         Assert.Equal(Errno.EINVAL, error.Errno);
         Assert.Contains("write 'not a range' to sysctl '/proc/sys/net/ipv4/ip_local_port_range'", error.Message, StringComparison.Ordinal);
+    }
+
+    [RootFact]
+    public void Dispose_LeavesNoDescriptorBehind()
+    {
+        var (before, after) = InAFreshNamespace(() =>
+        {
+            void WriteOnce()
+            {
+                using var procSys = ProcSys.Open();
+                procSys.Write(PortRange, "40000 40100");
+            }
+
+            WriteOnce();
+            var before = OpenDescriptors();
+            for (var i = 0; i < 20; i++)
+            {
+                WriteOnce();
+            }
+
+            return (before, OpenDescriptors());
+        });
+
+        Assert.Equal(before, after);
     }
 
     [Theory]
@@ -103,6 +108,22 @@ public sealed class ProcSysTests : IDisposable
         using var procSys = ProcSys.Open();
 
         Assert.ThrowsAny<ArgumentException>(() => procSys.Write(key, "1"));
+    }
+
+    /// <summary>Runs <paramref name="action"/> on a thread inside a new network namespace, pinned in the sandbox meanwhile.</summary>
+    private T InAFreshNamespace<T>(Func<T> action)
+    {
+        var pin = _sandbox.PathOf("ns");
+        PersistentNetworkNamespace.Create(pin);
+        try
+        {
+            using var ns = NetworkNamespace.Open(pin);
+            return ns.Run(action);
+        }
+        finally
+        {
+            PersistentNetworkNamespace.Remove(pin);
+        }
     }
 
     private static int OpenDescriptors() => Directory.GetFiles("/proc/self/fd").Length;
