@@ -130,6 +130,23 @@ internal sealed class CniSandbox : IDisposable
     /// <summary>Links in the fake host namespace (the bridges and veth host ends the plugins made).</summary>
     public string HostLinks() => Run("ip", "-n", HostNetns, "-o", "link", "show");
 
+    /// <summary>
+    /// The host's links once no veth is left among them, or as they are after 10 s. A veth's host end goes when its
+    /// peer's namespace is destroyed, and the kernel destroys a namespace in a work queue after its last reference
+    /// is dropped, not in the call that drops it.
+    /// </summary>
+    public string HostLinksOnceVethsAreGone()
+    {
+        var links = HostLinks();
+        for (var i = 0; i < 200 && links.Contains("veth", StringComparison.Ordinal); i++)
+        {
+            Thread.Sleep(50);
+            links = HostLinks();
+        }
+
+        return links;
+    }
+
     public static ContainerConfig Config(params NetworkInfo[] networks) => new()
     {
         CommandInfo = new CommandInfo(),
