@@ -4,8 +4,10 @@ namespace NetIsolator.PortMapper.Host;
 /// An exclusive lock, across every instance of the plugin on the host, around reading and changing the tables.
 /// iptables-restore only adds or deletes what it is told, but two instances planning from the same listing could
 /// both create a missing chain, or one could remove a chain the other is about to fill (Mesos documents that race
-/// and leaves it open); serialising the read-plan-apply step closes it. It is held for two short tool runs, never
-/// while the delegate runs.
+/// and leaves it open); serialising the read-plan-apply step closes it. It is held for two short tool runs. A DEL
+/// starts its delegate's DEL while holding it (the delegate goes on after the release), and every ADD passes through
+/// it after its delegate's ADD: an address released by a DEL cannot reach a running container before that DEL's
+/// rules are gone.
 /// </summary>
 /// <remarks>
 /// The lock is the runtime's advisory file lock (flock, taken by opening with <see cref="FileShare.None"/>); it is

@@ -21,8 +21,10 @@ namespace NetIsolator.PortMapper.Plugin;
 /// <item>ADD: delegate ADD, then the rules of every family in one iptables-restore each, then the UDP conntrack
 ///   flush. Any failure after the delegate's ADD undoes what was done: the rules (read back by tag) and the
 ///   delegate (DEL). The result printed is the delegate's, at the request's version.</item>
-/// <item>DEL: the rules first (so an address the delegate releases never receives stale DNAT traffic), then the
-///   delegate's DEL. Rules, chains or namespace already gone are not errors; a network chain left empty goes.</item>
+/// <item>DEL: the rules and, from the moment the host lock is held, the delegate's DEL at the same time (an address
+///   the delegate releases reaches another container only through an ADD, which passes the lock before returning,
+///   so it never receives stale DNAT traffic). Rules, chains or namespace already gone are not errors; a network
+///   chain left empty goes.</item>
 /// <item>CHECK (0.4.0+): the delegate's CHECK, then every rule the prevResult implies must be in place.</item>
 /// <item>GC (1.1.0): removes the rules of attachments not in <c>cni.dev/valid-attachments</c>, then the delegate's GC.</item>
 /// <item>STATUS (1.1.0): the delegate's STATUS, and iptables must be usable.</item>
@@ -182,7 +184,13 @@ public sealed class PortMapperPlugin
                 }
             }
 
-            if (plans.Count > 0)
+            if (plans.Count == 0)
+            {
+                // Nothing to add, but still through the lock: a DEL that released this container's address may
+                // still be removing its DNAT rules (see Del), and the container must not start before they are gone.
+                Lock().Dispose();
+            }
+            else
             {
                 using var held = Lock();
                 foreach (var (family, rules, _) in plans)
@@ -278,29 +286,61 @@ public sealed class PortMapperPlugin
         }
 
         var prevResult = PrevResult(config, required: false);
-        if (tools is not null)
+        if (tools is null)
         {
-            // ADD writes rules only for the families the container has an address of: with the ADD result at hand
-            // (prevResult, 0.4.0+), the other family's tables need not be read.
-            var families = prevResult is null ? null : ContainerAddresses(prevResult).Keys.ToList();
-            RemoveRules(NetworkLayout.From(config), tools, tag.Owns, config, families is { Count: > 0 } ? families : null, tag);
+            delegatePlugin.Del(prevResult);
+            return;
         }
 
-        delegatePlugin.Del(prevResult);
+        // ADD writes rules only for the families the container has an address of: with the ADD result at hand
+        // (prevResult, 0.4.0+), the other family's tables need not be read.
+        var families = prevResult is null ? null : ContainerAddresses(prevResult).Keys.ToList();
+        // The delegate's DEL, most of the call, runs while the rules go, but starts only once the host lock is held.
+        // The address it releases can go to another container only through an ADD, and an ADD takes the lock after
+        // its delegate's (for its rules, or just to pass when it has none) before it returns: so no container runs
+        // with that address while this attachment's DNAT rules still point at it. If the lock cannot be had, the
+        // delegate does not run and the DEL fails, to be retried.
+        Task? delegateDel = null;
+        PortMapperException? rulesFailure = null;
+        try
+        {
+            RemoveRules(NetworkLayout.From(config), tools, tag.Owns, config, families is { Count: > 0 } ? families : null, tag,
+                whileLocked: () => delegateDel = Task.Run(() => delegatePlugin.Del(prevResult)));
+        }
+        catch (PortMapperException e)
+        {
+            rulesFailure = e;
+        }
+
+        try
+        {
+            delegateDel?.GetAwaiter().GetResult();
+        }
+        catch (PortMapperException e) when (rulesFailure is not null)
+        {
+            throw new PortMapperException(rulesFailure.Code, $"{rulesFailure.Message}; the delegate's DEL failed too: {e.Message}", rulesFailure.Details, rulesFailure);
+        }
+
+        if (rulesFailure is not null)
+        {
+            throw rulesFailure;
+        }
     }
 
     /// <summary>
-    /// Removes the selected rules of both families (one batch each), then flushes their UDP ports. With the
+    /// Removes the selected rules of both families (one batch each), then flushes their UDP ports; <paramref name="whileLocked"/>
+    /// runs first thing once the host lock is held. With the
     /// <paramref name="tag"/> of one attachment (DEL), it first tries with the listing of the network chain alone
     /// (<see cref="RulePlanner.RemoveListed"/>), reading everything only when that cannot do.
     /// </summary>
     private void RemoveRules(
         NetworkLayout layout, IptablesTools tools, Func<IptablesRule, bool> owned, PortMapperConfig config,
-        IReadOnlyList<IpFamily>? families = null, RuleTag? tag = null)
+        IReadOnlyList<IpFamily>? families = null, RuleTag? tag = null, Action? whileLocked = null)
     {
         var flushes = new List<(IpFamily, IReadOnlyList<int>)>();
         using (Lock())
         {
+            whileLocked?.Invoke();
             foreach (var family in (families ?? [IpFamily.V4, IpFamily.V6]).Where(tools.Supports))
             {
                 try

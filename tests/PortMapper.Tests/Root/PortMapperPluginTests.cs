@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using NetIsolator.Cni.Invocation;
+using NetIsolator.PortMapper.Host;
 using NetIsolator.PortMapper.Plugin;
 using NetIsolator.PortMapper.Rules;
 using NetIsolator.Testing;
@@ -129,6 +130,61 @@ public sealed class PortMapperPluginTests : IDisposable
         _sandbox.Del("gone", null, config);
 
         Assert.Empty(_sandbox.OurRules());
+        Assert.Empty(_sandbox.Leases());
+    }
+
+    [RootFact]
+    public void Del_StartsTheDelegatesDel_OnlyOnceItHoldsTheHostLock()
+    {
+        var netns = _sandbox.NewContainer();
+        var config = _sandbox.Config(TcpAndUdp);
+        _sandbox.Add("locked", netns, config);
+
+        Task<PluginRun> del;
+        using (HostLock.Acquire(HostLock.DefaultPath, TimeSpan.FromSeconds(5)))
+        {
+            del = Task.Run(() => _sandbox.Invoke(PluginCommand.Del, "locked", netns, config));
+            Thread.Sleep(500);
+
+            // Had the delegate run, the veth and the lease would be gone: the address would be free for another
+            // container while this one's DNAT rules still pointed at it.
+            Assert.False(del.IsCompleted);
+            Assert.Equal(1, _sandbox.HostVeths());
+            Assert.Single(_sandbox.Leases());
+            Assert.NotEmpty(_sandbox.OurRules());
+        }
+
+        Assert.Equal(0, del.Result.ExitCode);
+        Assert.Empty(_sandbox.OurRules());
+        Assert.Empty(_sandbox.OurChains());
+        Assert.Empty(_sandbox.Leases());
+        Assert.Equal(0, _sandbox.HostVeths());
+    }
+
+    [RootFact]
+    public void Add_WithNoMappings_PassesTheHostLock_BeforeItReturns()
+    {
+        var netns = _sandbox.NewContainer();
+        var config = _sandbox.Config();
+
+        Task<PluginRun> add;
+        using (HostLock.Acquire(HostLock.DefaultPath, TimeSpan.FromSeconds(5)))
+        {
+            add = Task.Run(() => _sandbox.Invoke(PluginCommand.Add, "nomaps", netns, config));
+            for (var i = 0; i < 200 && _sandbox.Leases().Count == 0; i++)
+            {
+                Thread.Sleep(50);
+            }
+
+            // The delegate has given the container its address; the ADD still waits for a DEL that may be removing
+            // the rules of that address's previous owner.
+            Assert.Single(_sandbox.Leases());
+            Thread.Sleep(300);
+            Assert.False(add.IsCompleted);
+        }
+
+        Assert.Equal(0, add.Result.ExitCode);
+        _sandbox.Del("nomaps", netns, config);
         Assert.Empty(_sandbox.Leases());
     }
 
