@@ -17,7 +17,7 @@ if (!System.Environment.IsPrivilegedProcess)
     return 2;
 }
 
-var trials1 = quick ? 5 : 20;
+var trials1 = quick ? 5 : 40;
 int[] sequential = quick ? [10] : [50, 200];
 var concurrent = quick ? 8 : 32;
 var usageContainers = quick ? 20 : 100;
@@ -35,7 +35,7 @@ Console.WriteLine("# cni: reference = `ip netns add` + bridge ADD (attach) and b
     "`ip netns add` IS part of the reference's attach. Both sides exec /usr/lib/cni/bridge (+host-local) inside their own fake host namespace " +
     $"via ProcessPluginExecutor; ours on {OursSide.Subnet} (bridge nbo0), reference on {ReferenceSide.Subnet} (bridge nbr0); ipMasq false.");
 Console.WriteLine($"# cni: N=1 is {trials1} trials each with fresh host namespaces (bridge creation included); N>1 = all attaches in sequence then all detaches " +
-    $"(ours and reference alternate container by container, the order flipping each time); 300 ms settle before each trial; {WarmupTrials} warm-up trials per side are discarded{(quick ? "; --quick" : "")}.");
+    $"(ours and reference alternate container by container, the order flipping each time); 300 ms settle before each N=1 operation and each N>1 trial; {WarmupTrials} warm-up trials per side are discarded{(quick ? "; --quick" : "")}.");
 
 using (var sandbox = new Sandbox())
 {
@@ -50,11 +50,11 @@ using (var sandbox = new Sandbox())
             var (ours, reference) = NewSides(sandbox);
             root ??= ours.Root;
             var pid = sandbox.StartContainers(1)[0];
-            Settle();
             ContainerID? oursId = null;
             string? refName = null;
             for (var k = 0; k < 2; k++)
             {
+                Settle();
                 if ((k == 0) == (trial % 2 == 0))
                 {
                     var (id, t) = await ours.AttachAsync(pid);
@@ -77,6 +77,7 @@ using (var sandbox = new Sandbox())
 
             for (var k = 0; k < 2; k++)
             {
+                Settle();
                 if ((k == 0) == (trial % 2 == 0))
                 {
                     var t = await ours.DetachAsync(oursId!);
@@ -294,9 +295,10 @@ Console.WriteLine($"cni.leaks {problems.Count} problems {(problems.Count == 0 ? 
 Console.WriteLine($"cni.run_s {F(wall.Elapsed.TotalSeconds)} s (whole run, incl. container start-up and teardown)");
 return problems.Count == 0 ? 0 : 1;
 
-// Before timing anything: let the kernel finish tearing down the previous scenario's namespaces (cleanup_net runs
-// asynchronously after `ip netns del`, RCU-heavy) and the container processes finish starting, so the first timed
-// operation of a trial does not pay for them (whichever side went first was ~20 ms slower without this).
+// Before timing anything: let the kernel finish tearing down the namespaces deleted before (cleanup_net runs
+// asynchronously after `ip netns del` or a pin's unmount, RCU-heavy) and the container processes finish starting, so
+// a timed operation does not pay for them (whichever side went first was ~20 ms slower without this; at N=1 the
+// second detach of a trial also paid for the first's teardown).
 static void Settle() => Thread.Sleep(300);
 
 static string R(double ratio) => ratio.ToString("0.000", System.Globalization.CultureInfo.InvariantCulture);
