@@ -60,8 +60,11 @@ public sealed class DelegatePlugin
         }
     }
 
-    public void Del(CniResult? prevResult) =>
-        Execute(PluginCommand.Del, Request(CniFeatures.DelReceivesPrevResult(Version) ? prevResult : null));
+    public void Del(CniResult? prevResult) => DelAsync(prevResult).GetAwaiter().GetResult();
+
+    /// <summary>DEL, with the delegate's process started before this returns; awaiting the task finishes it.</summary>
+    public Task DelAsync(CniResult? prevResult) =>
+        ExecuteAsync(PluginCommand.Del, Request(CniFeatures.DelReceivesPrevResult(Version) ? prevResult : null));
 
     public void Check(CniResult prevResult) => Execute(PluginCommand.Check, Request(prevResult));
 
@@ -146,7 +149,10 @@ public sealed class DelegatePlugin
         return request;
     }
 
-    private PluginOutput Execute(PluginCommand command, JsonObject request)
+    private PluginOutput Execute(PluginCommand command, JsonObject request) => ExecuteAsync(command, request).GetAwaiter().GetResult();
+
+    // The executor starts the process synchronously, before its first await: so does this.
+    private async Task<PluginOutput> ExecuteAsync(PluginCommand command, JsonObject request)
     {
         var attachment = command is PluginCommand.Add or PluginCommand.Del or PluginCommand.Check;
         var invocation = new PluginInvocation
@@ -162,7 +168,7 @@ public sealed class DelegatePlugin
         };
         try
         {
-            return _executor.ExecuteAsync(invocation).GetAwaiter().GetResult();
+            return await _executor.ExecuteAsync(invocation).ConfigureAwait(false);
         }
         catch (CniPluginException e)
         {

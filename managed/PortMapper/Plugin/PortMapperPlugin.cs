@@ -305,7 +305,7 @@ public sealed class PortMapperPlugin
         try
         {
             RemoveRules(NetworkLayout.From(config), tools, tag.Owns, config, families is { Count: > 0 } ? families : null, tag,
-                whileLocked: () => delegateDel = Task.Run(() => delegatePlugin.Del(prevResult)));
+                whileLocked: () => delegateDel = delegatePlugin.DelAsync(prevResult));
         }
         catch (PortMapperException e)
         {
