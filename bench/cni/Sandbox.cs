@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using NetIsolator.Linux;
+using NetIsolator.Testing;
 
 namespace NetIsolator.Bench.Cni;
 
@@ -14,7 +15,7 @@ internal sealed class Sandbox : IDisposable
     public const string NetnsPrefix = "nibench-";
     public const string PluginsDirectory = "/usr/lib/cni";
 
-    private readonly List<Process> _containers = [];
+    private readonly List<ContainerProcess> _containers = [];
     private readonly HashSet<string> _namespaces = new(StringComparer.Ordinal);
     private int _hostCount;
 
@@ -78,49 +79,21 @@ internal sealed class Sandbox : IDisposable
         }
     }
 
-    /// <summary>Starts <paramref name="count"/> container processes and waits until each is in its own namespaces.</summary>
+    /// <summary>Starts <paramref name="count"/> container processes, each in its own NET, UTS and MNT namespaces.</summary>
     public List<int> StartContainers(int count)
     {
-        var started = new List<Process>(count);
-        for (var i = 0; i < count; i++)
-        {
-            var process = Process.Start(new ProcessStartInfo("unshare", ["--net", "--uts", "--mount", "--propagation", "private", "sleep", "600"]))!;
-            _containers.Add(process);
-            started.Add(process);
-        }
-
-        var self = new FileInfo("/proc/self/ns/net").LinkTarget;
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        foreach (var process in started)
-        {
-            while (new FileInfo($"/proc/{process.Id}/ns/net").LinkTarget == self)
-            {
-                if (DateTime.UtcNow > deadline || process.HasExited)
-                {
-                    throw new InvalidOperationException($"unshare (pid {process.Id}) did not enter new namespaces");
-                }
-
-                Thread.Sleep(2);
-            }
-        }
-
-        return [.. started.Select(p => p.Id)];
+        var started = new ContainerProcess[count];
+        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
+            started[i] = ContainerProcess.Start(lifetime: TimeSpan.FromMinutes(10)));
+        _containers.AddRange(started);
+        return [.. started.Select(c => c.Pid)];
     }
 
     public void KillContainers()
     {
-        foreach (var process in _containers)
+        foreach (var container in _containers)
         {
-            try
-            {
-                process.Kill();
-                process.WaitForExit();
-            }
-            catch (InvalidOperationException)
-            {
-            }
-
-            process.Dispose();
+            container.Dispose();
         }
 
         _containers.Clear();

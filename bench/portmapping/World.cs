@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using NetIsolator.Isolators.PortMappingIsolation;
 using NetIsolator.Linux;
@@ -14,7 +13,7 @@ namespace NetIsolator.Bench.PortMapping;
 /// </summary>
 internal sealed class World : IDisposable
 {
-    private readonly List<Process> _containers = [];
+    private readonly List<ContainerProcess> _containers = [];
 
     public World()
     {
@@ -46,29 +45,14 @@ internal sealed class World : IDisposable
         SymlinkRoot = Path.Join(Directory, "symlinks"),
     };
 
-    /// <summary><paramref name="count"/> processes each in a new network namespace; their pids once all are in.</summary>
+    /// <summary><paramref name="count"/> processes each in new network and UTS namespaces; their pids once all are in.</summary>
     public List<int> StartContainers(int count)
     {
-        var started = new Process[count];
+        var started = new ContainerProcess[count];
         Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
-            started[i] = Process.Start(new ProcessStartInfo("unshare", ["--net", "sleep", "600"]))!);
+            started[i] = ContainerProcess.Start(mount: false, lifetime: TimeSpan.FromMinutes(10)));
         _containers.AddRange(started);
-        var self = new FileInfo("/proc/self/ns/net").LinkTarget;
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        foreach (var process in started)
-        {
-            while (new FileInfo($"/proc/{process.Id}/ns/net").LinkTarget == self)
-            {
-                if (DateTime.UtcNow > deadline)
-                {
-                    throw new TimeoutException($"unshare (pid {process.Id}) did not enter a new network namespace within 60 s");
-                }
-
-                Thread.Sleep(2);
-            }
-        }
-
-        return [.. started.Select(p => p.Id)];
+        return [.. started.Select(c => c.Pid)];
     }
 
     /// <summary><c>mesos*</c> links in the host namespace.</summary>
@@ -103,18 +87,9 @@ internal sealed class World : IDisposable
             problems.Add($"{pins.Count} pin(s) left under {Directory}");
         }
 
-        foreach (var process in _containers)
+        foreach (var container in _containers)
         {
-            try
-            {
-                process.Kill();
-                process.WaitForExit();
-            }
-            catch (InvalidOperationException)
-            {
-            }
-
-            process.Dispose();
+            container.Dispose();
         }
 
         _containers.Clear();

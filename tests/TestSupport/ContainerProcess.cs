@@ -18,9 +18,10 @@ public sealed class ContainerProcess : IDisposable
     /// Starts the process in new NET and UTS namespaces (unless <paramref name="network"/> is false: a host-network
     /// container) and a new MNT namespace with private propagation (unless <paramref name="mount"/> is false). With
     /// <paramref name="enterNamespacesOf"/>, it joins that process's NET and UTS namespaces instead, as a nested
-    /// container sharing its parent's network does. Returns once the namespaces are in place.
+    /// container sharing its parent's network does. It sleeps for <paramref name="lifetime"/> (default 120 s) unless
+    /// killed first. Returns once the namespaces are in place.
     /// </summary>
-    public static ContainerProcess Start(bool network = true, bool mount = true, int? enterNamespacesOf = null)
+    public static ContainerProcess Start(bool network = true, bool mount = true, int? enterNamespacesOf = null, TimeSpan? lifetime = null)
     {
         List<string> command = [];
         if (enterNamespacesOf is { } parent)
@@ -40,7 +41,7 @@ public sealed class ContainerProcess : IDisposable
             command.AddRange(["--mount", "--propagation", "private"]);
         }
 
-        command.AddRange(["sleep", "120"]);
+        command.AddRange(["sleep", ((int)(lifetime ?? TimeSpan.FromSeconds(120)).TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         var container = new ContainerProcess(Process.Start(new ProcessStartInfo(command[0], command.Skip(1)))!);
         // nsenter and unshare exec what follows them in the same process: once it is sleep, the namespaces are set.
         var deadline = DateTime.UtcNow.AddSeconds(10);
