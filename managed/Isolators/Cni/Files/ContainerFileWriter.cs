@@ -19,7 +19,7 @@ namespace NetIsolator.Isolators.Cni;
 /// <item>Modes are set explicitly, not through the umask: the files are bind-mounted into containers whose users are
 /// rarely root, and an agent started with umask 077 would otherwise hide the resolver configuration from them.</item>
 /// <item>Temporary files are named <c>.&lt;file&gt;.tmp-&lt;random&gt;</c>; ones a crash left behind are removed
-/// by the next call. Recovery only looks at directories under <c>ROOT/&lt;CID&gt;</c>, so they never confuse it.</item>
+/// by the next call that replaces files (an in-place rewrite makes none). Recovery only looks at directories under <c>ROOT/&lt;CID&gt;</c>, so they never confuse it.</item>
 /// </list>
 /// </remarks>
 public static class ContainerFileWriter
@@ -47,7 +47,10 @@ public static class ContainerFileWriter
         }
 
         Directory.CreateDirectory(containerDirectory);
-        RemoveStaleTemporaries(containerDirectory);
+        if (!inPlace)
+        {
+            RemoveStaleTemporaries(containerDirectory);
+        }
 
         var changed = WriteFile(containerDirectory, HostnameFileName, files.Hostname, durability, inPlace);
         changed |= WriteFile(containerDirectory, HostsFileName, files.Hosts, durability, inPlace);
@@ -74,18 +77,27 @@ public static class ContainerFileWriter
     {
         var path = Path.Join(directory, name);
         var bytes = Encoding.UTF8.GetBytes(content);
-        if (HasContent(path, bytes))
+        var existing = new FileInfo(path);
+        var exists = existing.Exists && !existing.Attributes.HasFlag(FileAttributes.Directory);
+        var modeRight = exists && existing.UnixFileMode == FileMode;
+        if (exists && modeRight && existing.Length == bytes.Length && HasContent(path, bytes))
         {
             return false;
         }
 
-        if (inPlace && File.Exists(path))
+        if (inPlace && exists)
         {
+            // Overwritten from the start, then cut to length: truncating to zero first would make the file system
+            // free the blocks and allocate them again (on ext4 that is most of the cost of the rewrite).
             using var stream = new FileStream(path, System.IO.FileMode.Open, FileAccess.Write, FileShare.ReadWrite);
-            stream.SetLength(0);
             stream.Write(bytes);
+            stream.SetLength(bytes.Length);
             stream.Flush(flushToDisk: durability == Durability.PowerLoss);
-            File.SetUnixFileMode(path, FileMode);
+            if (!modeRight)
+            {
+                File.SetUnixFileMode(path, FileMode);
+            }
+
             return true;
         }
 
@@ -93,15 +105,11 @@ public static class ContainerFileWriter
         return true;
     }
 
-    [SupportedOSPlatform("linux")]
     private static bool HasContent(string path, byte[] bytes)
     {
         try
         {
-            var info = new FileInfo(path);
-            return info.Exists && !info.Attributes.HasFlag(FileAttributes.Directory)
-                && info.UnixFileMode == FileMode && info.Length == bytes.Length
-                && File.ReadAllBytes(path).AsSpan().SequenceEqual(bytes);
+            return File.ReadAllBytes(path).AsSpan().SequenceEqual(bytes);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -111,11 +119,13 @@ public static class ContainerFileWriter
 
     private static void RemoveStaleTemporaries(string directory)
     {
-        foreach (var name in FileNames)
+        var prefixes = FileNames.Select(AtomicFile.TemporaryPrefixFor).ToArray();
+        foreach (var entry in Directory.EnumerateFiles(directory, ".*"))
         {
-            foreach (var stale in Directory.EnumerateFiles(directory, AtomicFile.TemporaryPrefixFor(name) + "*"))
+            var name = Path.GetFileName(entry);
+            if (prefixes.Any(p => name.StartsWith(p, StringComparison.Ordinal)))
             {
-                DeleteIfPresent(stale);
+                DeleteIfPresent(entry);
             }
         }
     }
