@@ -16,7 +16,8 @@ public interface IPluginExecutor
     /// <summary>
     /// Runs the plugin once. Returns its output when it exits 0; throws <see cref="CniPluginException"/> when it
     /// cannot be started, exits non-zero or exceeds its time limit, and <see cref="OperationCanceledException"/>
-    /// (after killing it) when <paramref name="cancellationToken"/> fires.
+    /// (after killing it) when <paramref name="cancellationToken"/> fires. <see cref="PluginInvocation.BeforeStdin"/>
+    /// runs once the plugin has started and before it is given its stdin; its exception propagates as it is.
     /// </summary>
     Task<PluginOutput> ExecuteAsync(PluginInvocation invocation, CancellationToken cancellationToken = default);
 }

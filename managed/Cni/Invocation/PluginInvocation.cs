@@ -36,6 +36,16 @@ public sealed class PluginInvocation
     /// <summary>The exact bytes written to the plugin's stdin (the network configuration).</summary>
     public ReadOnlyMemory<byte> Stdin { get; init; }
 
+    /// <summary>
+    /// Work the caller must finish before the plugin can act, done while the plugin process starts (a runtime's
+    /// checkpoint, say). The executor starts the process, awaits this, and only then writes stdin: a CNI plugin learns
+    /// what to do from the configuration on its stdin, so it can change nothing before the work is done, and starting a
+    /// plugin (fork, exec, a Go runtime's start-up) takes milliseconds the work would otherwise add. If it throws, the
+    /// plugin is killed before it has read a byte, reaped, and the exception propagates unchanged. Null: stdin is
+    /// written at once.
+    /// </summary>
+    public Func<Task>? BeforeStdin { get; init; }
+
     /// <summary>How long the plugin may run before the whole process tree is killed.</summary>
     public TimeSpan TimeLimit { get; init; } = DefaultTimeLimit;
 

@@ -93,6 +93,10 @@ public sealed class ProcessPluginExecutor : IPluginExecutor
         var startInfo = CreateStartInfo(invocation);
         var stopwatch = Stopwatch.StartNew();
         using var process = await StartAsync(invocation, startInfo, cancellationToken).ConfigureAwait(false);
+        if (invocation.BeforeStdin is { } beforeStdin)
+        {
+            await RunBeforeStdinAsync(process, beforeStdin).ConfigureAwait(false);
+        }
 
         var stdout = new OutputCollector(MaxStdoutBytes);
         var stderr = new OutputCollector(MaxStderrBytes);
@@ -253,6 +257,24 @@ public sealed class ProcessPluginExecutor : IPluginExecutor
         }
 
         return HostNamespaceStarter.Start(HostNetworkNamespacePath, startInfo);
+    }
+
+    /// <summary>
+    /// Runs the caller's work while the plugin starts; it is blocked reading its stdin meanwhile (or has not got that
+    /// far). On failure it is killed and reaped before anything reaches its stdin, so it cannot have acted.
+    /// </summary>
+    private static async Task RunBeforeStdinAsync(Process process, Func<Task> beforeStdin)
+    {
+        try
+        {
+            await beforeStdin().ConfigureAwait(false);
+        }
+        catch
+        {
+            KillTree(process);
+            await WaitReapedAsync(process).ConfigureAwait(false);
+            throw;
+        }
     }
 
     private static async Task WriteStdinAsync(Process process, ReadOnlyMemory<byte> data)

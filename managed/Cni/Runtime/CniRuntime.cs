@@ -84,10 +84,23 @@ public sealed class CniRuntime
     /// Attaches the container to the network: checkpoints the attachment (no result yet), runs every plugin's ADD in
     /// order with prevResult chaining, then checkpoints the final result and returns it (at the list's version).
     /// </summary>
+    /// <remarks>
+    /// The checkpoint is written while the first plugin starts, and that plugin gets its config only once the
+    /// checkpoint is on disk (<see cref="PluginInvocation.BeforeStdin"/>): nothing a plugin does can precede it, and
+    /// the process start-up hides its cost. <paramref name="prerequisite"/>, when given, runs first in the same window:
+    /// the caller's own state that must exist before any plugin acts (the container's checkpoint and namespace pin).
+    /// If the first plugin cannot be started, neither runs.
+    /// </remarks>
+    /// <param name="prerequisite">Work done before the checkpoint, while the first plugin starts; its exception
+    /// propagates unchanged (the plugin is killed before it has read its config).</param>
     /// <exception cref="InvalidRuntimeConfException">The container ID, ifname, netns or CNI_ARGS are refused; nothing ran.</exception>
     /// <exception cref="CniRuntimeException">A step failed; the message names the network, plugin, container and step.
     /// The caller must call <see cref="DelNetworkListAsync"/> for the attachment afterwards (the cache holds the config).</exception>
-    public async Task<CniResult> AddNetworkListAsync(NetworkConfigList list, RuntimeConf conf, CancellationToken cancellationToken = default)
+    public async Task<CniResult> AddNetworkListAsync(
+        NetworkConfigList list,
+        RuntimeConf conf,
+        CancellationToken cancellationToken = default,
+        Func<Task>? prerequisite = null)
     {
         ArgumentNullException.ThrowIfNull(list);
         ArgumentNullException.ThrowIfNull(conf);
@@ -98,48 +111,22 @@ public sealed class CniRuntime
         using var held = await _containerLocks.AcquireAsync(conf.ContainerId, cancellationToken).ConfigureAwait(false);
         var op = new Op(PluginCommand.Add, list.Name, conf);
 
-        // Checkpoint before the first plugin runs, so DEL can always find the exact config.
-        if (!TryLoadEntry(list.Name, conf, out var existing, out var corrupt))
+        async Task CheckpointAsync()
         {
-            if (corrupt)
+            if (prerequisite is not null)
             {
-                Log($"network \"{list.Name}\": ADD for container '{conf.ContainerId}' {conf.IfName}: replacing the unreadable cache entry {_cache.PathFor(list.Name, conf.ContainerId, conf.IfName)}");
-            }
-        }
-        else
-        {
-            if (existing.Result is not null)
-            {
-                throw op.Fail(
-                    "checking the cache",
-                    $"the attachment is already added (cache entry {_cache.PathFor(list.Name, conf.ContainerId, conf.IfName)} holds a result); DEL it first");
+                await prerequisite().ConfigureAwait(false);
             }
 
-            if (!existing.Config.Span.SequenceEqual(list.Bytes.Span))
-            {
-                throw op.Fail(
-                    "checking the cache",
-                    $"a failed or interrupted ADD with a different config is pending DEL (cache entry {_cache.PathFor(list.Name, conf.ContainerId, conf.IfName)}); DEL it first");
-            }
+            SavePendingEntry(op, list, conf);
         }
-
-        var pending = NewEntry(list, conf, result: null);
-        try
-        {
-            _cache.Save(pending);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
-        {
-            throw op.Fail("saving the cache entry before ADD", e.Message, e);
-        }
-
-        op.Checkpointed = true;
 
         CniResult? previous = null;
         for (var i = 0; i < list.Plugins.Count; i++)
         {
             var plugin = list.Plugins[i];
-            var output = await RunPluginAsync(op, list, plugin, previous, conf.Inputs, conf.NetNsPath, conf.CniArgs, cancellationToken)
+            var output = await RunPluginAsync(
+                    op, list, plugin, previous, conf.Inputs, conf.NetNsPath, conf.CniArgs, cancellationToken, beforeStdin: i == 0 ? CheckpointAsync : null)
                 .ConfigureAwait(false);
             try
             {
@@ -167,6 +154,48 @@ public sealed class CniRuntime
         }
 
         return final;
+    }
+
+    /// <summary>
+    /// The checkpoint before ADD's first plugin acts: refuses an attachment that is already added, or pending DEL with
+    /// another config, and saves the entry without a result, so DEL can always find the exact config.
+    /// </summary>
+    private void SavePendingEntry(Op op, NetworkConfigList list, RuntimeConf conf)
+    {
+        if (!TryLoadEntry(list.Name, conf, out var existing, out var corrupt))
+        {
+            if (corrupt)
+            {
+                Log($"network \"{list.Name}\": ADD for container '{conf.ContainerId}' {conf.IfName}: replacing the unreadable cache entry {_cache.PathFor(list.Name, conf.ContainerId, conf.IfName)}");
+            }
+        }
+        else
+        {
+            if (existing.Result is not null)
+            {
+                throw op.Fail(
+                    "checking the cache",
+                    $"the attachment is already added (cache entry {_cache.PathFor(list.Name, conf.ContainerId, conf.IfName)} holds a result); DEL it first");
+            }
+
+            if (!existing.Config.Span.SequenceEqual(list.Bytes.Span))
+            {
+                throw op.Fail(
+                    "checking the cache",
+                    $"a failed or interrupted ADD with a different config is pending DEL (cache entry {_cache.PathFor(list.Name, conf.ContainerId, conf.IfName)}); DEL it first");
+            }
+        }
+
+        try
+        {
+            _cache.Save(NewEntry(list, conf, result: null));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            throw op.Fail("saving the cache entry before ADD", e.Message, e);
+        }
+
+        op.Checkpointed = true;
     }
 
     // ------------------------------------------------------------------------------------------------------------
@@ -642,7 +671,8 @@ public sealed class CniRuntime
         RuntimeInputs inputs,
         string? netns,
         IReadOnlyList<KeyValuePair<string, string>> cniArgs,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        Func<Task>? beforeStdin = null)
     {
         byte[] stdin;
         try
@@ -656,7 +686,7 @@ public sealed class CniRuntime
 
         try
         {
-            return await RunAsync(op.Command, list.Name, op.Conf, plugin, stdin, netns, cniArgs, cancellationToken).ConfigureAwait(false);
+            return await RunAsync(op.Command, list.Name, op.Conf, plugin, stdin, netns, cniArgs, cancellationToken, beforeStdin).ConfigureAwait(false);
         }
         catch (CniPluginException e)
         {
@@ -672,7 +702,8 @@ public sealed class CniRuntime
         byte[] stdin,
         string? netns,
         IReadOnlyList<KeyValuePair<string, string>> cniArgs,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        Func<Task>? beforeStdin = null)
     {
         var path = _executor.FindPlugin(plugin.Type, CniPath);
         var invocation = new PluginInvocation
@@ -685,6 +716,7 @@ public sealed class CniRuntime
             CniPath = CniPath,
             CniArgs = cniArgs,
             Stdin = stdin,
+            BeforeStdin = beforeStdin,
             TimeLimit = PluginTimeLimit,
         };
         var stopwatch = Stopwatch.StartNew();

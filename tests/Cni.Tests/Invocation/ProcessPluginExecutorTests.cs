@@ -13,8 +13,9 @@ public sealed class ProcessPluginExecutorTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private PluginInvocation Add(string pluginPath, string stdin = "{}", TimeSpan? timeLimit = null) => new()
+    private PluginInvocation Add(string pluginPath, string stdin = "{}", TimeSpan? timeLimit = null, Func<Task>? beforeStdin = null) => new()
     {
+        BeforeStdin = beforeStdin,
         PluginPath = pluginPath,
         Command = PluginCommand.Add,
         ContainerId = "c1",
@@ -139,6 +140,70 @@ public sealed class ProcessPluginExecutorTests : IDisposable
         {
             Assert.True(Command.IsGone(pid), $"process {pid} survived the time limit");
         }
+    }
+
+    [Fact]
+    public async Task BeforeStdin_RunsOnceThePluginHasStarted_AndThePluginGetsItsStdinOnlyAfterIt()
+    {
+        var pidFile = _dir.Join("pid");
+        var received = _dir.Join("received");
+        var plugin = _dir.WriteScript("gated", $"""
+            echo $$ > {pidFile}
+            cat > {received}
+            printf '{"{"}"cniVersion":"1.0.0"{"}"}'
+            """);
+        string? seenDuringGate = null;
+        var pluginRunningDuringGate = false;
+
+        var output = await _executor.ExecuteAsync(Add(
+            plugin,
+            stdin: "{\"config\":1}",
+            beforeStdin: async () =>
+            {
+                // The plugin is running (it wrote its pid) and waiting for its stdin, which it does not have yet.
+                for (var i = 0; i < 100 && !File.Exists(pidFile); i++)
+                {
+                    await Task.Delay(20);
+                }
+
+                pluginRunningDuringGate = File.Exists(pidFile) && !Command.IsGone(int.Parse(File.ReadAllText(pidFile).Trim()));
+                await Task.Delay(200);
+                seenDuringGate = File.Exists(received) ? File.ReadAllText(received) : "";
+            }));
+
+        Assert.True(pluginRunningDuringGate);
+        Assert.Equal("", seenDuringGate);
+        Assert.Equal("{\"config\":1}", File.ReadAllText(received));
+        Assert.Equal("{\"cniVersion\":\"1.0.0\"}", Encoding.UTF8.GetString(output.Stdout));
+    }
+
+    [Fact]
+    public async Task BeforeStdin_Failing_KillsThePluginBeforeItReadsAByte_AndPropagatesTheSameException()
+    {
+        var pidFile = _dir.Join("pid");
+        var received = _dir.Join("received");
+        var plugin = _dir.WriteScript("gated", $"""
+            echo $$ > {pidFile}
+            cat > {received}
+            echo done >> {received}
+            """);
+        var failure = new InvalidOperationException("the checkpoint could not be written");
+
+        var thrown = await Assert.ThrowsAsync<InvalidOperationException>(() => _executor.ExecuteAsync(Add(
+            plugin,
+            beforeStdin: async () =>
+            {
+                for (var i = 0; i < 100 && !File.Exists(pidFile); i++)
+                {
+                    await Task.Delay(20);
+                }
+
+                throw failure;
+            })));
+
+        Assert.Same(failure, thrown);
+        Assert.True(Command.IsGone(int.Parse(File.ReadAllText(pidFile).Trim())), "the plugin survived its failed gate");
+        Assert.Equal("", File.Exists(received) ? File.ReadAllText(received) : "");
     }
 
     [Fact]

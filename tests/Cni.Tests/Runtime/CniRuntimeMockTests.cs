@@ -206,6 +206,44 @@ public sealed class CniRuntimeMockTests : IDisposable
     }
 
     [Fact]
+    public async Task Add_RunsThePrerequisiteThenTheCheckpoint_BeforeTheFirstPluginHasItsConfig()
+    {
+        var list = _world.List("1.0.0", "alpha", "beta");
+        var order = new List<string>();
+
+        await Runtime.AddNetworkListAsync(list, Conf.For("c1"), prerequisite: async () =>
+        {
+            // The first plugin is started by now, but blocked reading its config: it has logged no call, and the
+            // runtime's own checkpoint comes after this.
+            await Task.Delay(100);
+            order.Add($"prerequisite: calls={_world.Calls().Count} cached={_world.Cache.List().Count}");
+        });
+
+        Assert.Equal(["prerequisite: calls=0 cached=0"], order);
+        Assert.Equal(["ADD alpha", "ADD beta"], _world.Sequence());
+        Assert.True(_world.Cache.TryLoad("mocknet", "c1", "eth0", out var cached));
+        Assert.NotNull(cached.Result);
+    }
+
+    [Fact]
+    public async Task Add_WithAFailingPrerequisite_RunsNoPlugin_WritesNoCheckpoint_AndThrowsItsException()
+    {
+        var list = _world.List("1.0.0", "alpha", "beta");
+        var failure = new IOException("the container's checkpoint could not be written");
+
+        var thrown = await Assert.ThrowsAsync<IOException>(() =>
+            Runtime.AddNetworkListAsync(list, Conf.For("c1"), prerequisite: () => Task.FromException(failure)));
+
+        Assert.Same(failure, thrown);
+        Assert.Empty(_world.Sequence());
+        Assert.Empty(_world.Cache.List());
+
+        // Nothing to undo: the next ADD of the same attachment is not refused.
+        await Runtime.AddNetworkListAsync(list, Conf.For("c1"));
+        Assert.Equal(["ADD alpha", "ADD beta"], _world.Sequence());
+    }
+
+    [Fact]
     public async Task Add_Twice_IsRefusedUntilDel_ButARetryAfterAFailedAddIsAllowed()
     {
         var list = _world.List("1.0.0", "alpha");
