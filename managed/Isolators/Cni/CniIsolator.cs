@@ -322,24 +322,12 @@ public sealed class CniIsolator : Isolator
             throw new IsolatorException($"preparing container '{key}': no CNI root directory");
         }
 
+        // Nothing is written here, as in Mesos: the container's directory and checkpoint are made by isolate, before
+        // anything exists in the kernel for it. An agent that dies before isolate leaves nothing to clean up.
         var plan = new ContainerPlan(key, info.HasHostname && info.Hostname.Length > 0 ? info.Hostname : null, networks);
-        var entry = new ContainerEntry(containerId, key, plan) { Rootfs = rootfs };
-        if (!_containers.TryAdd(key, entry))
+        if (!_containers.TryAdd(key, new ContainerEntry(containerId, key, plan) { Rootfs = rootfs }))
         {
             throw new IsolatorException($"preparing container '{key}': Container has already been prepared");
-        }
-
-        var directory = CniLayout.ContainerDirectory(Root, key);
-        try
-        {
-            Directory.CreateDirectory(directory);
-            plan.Save(CniLayout.PlanPath(Root, key), _options.StateDurability);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            _containers.TryRemove(key, out _);
-            TryDeleteDirectory(directory);
-            throw new IsolatorException($"preparing container '{key}': checkpointing the plan in '{directory}': {e.Message}", e);
         }
 
         Log(IsolatorLogLevel.Info, $"prepared container '{key}' for CNI network(s) {string.Join(", ", networks.Select(n => $"'{n.Name}' ({n.IfName})"))}");
@@ -388,6 +376,59 @@ public sealed class CniIsolator : Isolator
 
             entry.Isolated = true;
             var pin = CniLayout.NamespacePin(Root!, key);
+            var hostname = ContainerFiles.ChooseHostname(entry.Plan.Hostname, entry.ContainerId.Value);
+
+            // Everything of the container's own (checkpoint, namespace pin, files with just localhost, their mounts
+            // and the host name) is done while the first plugin starts, before it is given its config (see
+            // CniRuntime.AddNetworkListAsync): a Go plugin takes ~10 ms here to reach its stdin, and the work then
+            // never competes with the plugin's own for the CPUs. Whichever needs it first runs it, once: the plugin
+            // start, or this method if the plugin could not be started.
+            var ownSetup = new Lazy<Task>(() => SetUpOwnNamespaces(entry, pid, pin, hostname, step));
+            var attach = AttachAllAsync(entry, pin, step, () => ownSetup.Value);
+            try
+            {
+                await ownSetup.Value.ConfigureAwait(false);
+            }
+            catch
+            {
+                // Never leave the ADDs running behind a failed isolate; the setup error is the one to report.
+                await attach.ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+                throw;
+            }
+
+            await attach.ConfigureAwait(false);
+
+            // The final contents, which need the ADD results, go into the same inodes, already mounted in the
+            // container, which is still held before exec.
+            WriteContainerFiles(entry, hostname, step, attached: true);
+        }
+        finally
+        {
+            entry.Lock.Release();
+        }
+    }
+
+    /// <summary>
+    /// The container's own state, in order: ROOT/&lt;CID&gt; with the plan checkpointed in it (before anything in the
+    /// kernel, so recovery always finds the plan of a container that has some); the pin of the network namespace of
+    /// <paramref name="pid"/>; hosts, hostname and resolv.conf with just localhost, mounted into the container, and its
+    /// host name set (<see cref="NetworkFilesSetup"/>). Returns a faulted task rather than throwing.
+    /// </summary>
+    private Task SetUpOwnNamespaces(ContainerEntry entry, int pid, string pin, string hostname, string step)
+    {
+        var directory = CniLayout.ContainerDirectory(Root!, entry.Key);
+        try
+        {
+            try
+            {
+                Directory.CreateDirectory(directory);
+                entry.Plan.Save(CniLayout.PlanPath(Root!, entry.Key), _options.StateDurability);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new IsolatorException($"{step}: checkpointing the plan in '{directory}': {e.Message}", e);
+            }
+
             var source = string.Format(System.Globalization.CultureInfo.InvariantCulture, NamespacePathFormat, pid);
             try
             {
@@ -399,34 +440,21 @@ public sealed class CniIsolator : Isolator
                 throw new IsolatorException($"{step}: pinning the network namespace of pid {pid} at '{pin}': {e.Message}", e);
             }
 
-            // The networks are attached (the ADDs are other processes) while the files are written and mounted here:
-            // first as they are now, with just localhost; their final contents, which need the ADD results, are
-            // written into the same inodes afterwards, while the container is still held before exec.
-            var attach = AttachAllAsync(entry, pin, step);
-            var hostname = ContainerFiles.ChooseHostname(entry.Plan.Hostname, entry.ContainerId.Value);
-            try
-            {
-                WriteContainerFiles(entry, hostname, step, attached: false);
-                SetUpNetworkFiles(SetupRequest.OwnNetworks(pid, hostname, entry.Rootfs, CniLayout.ContainerDirectory(Root!, key)), step);
-            }
-            catch
-            {
-                // Never leave the ADDs running behind a failed isolate; the setup error is the one to report.
-                await attach.ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
-                throw;
-            }
-
-            await attach.ConfigureAwait(false);
-            WriteContainerFiles(entry, hostname, step, attached: true);
+            WriteContainerFiles(entry, hostname, step, attached: false);
+            SetUpNetworkFiles(SetupRequest.OwnNetworks(pid, hostname, entry.Rootfs, directory), step);
+            return Task.CompletedTask;
         }
-        finally
+        catch (IsolatorException e)
         {
-            entry.Lock.Release();
+            return Task.FromException(e);
         }
     }
 
-    /// <summary>ADDs the container to each of its networks, in plan order (eth0, eth1, …); stops at the first failure.</summary>
-    private async Task AttachAllAsync(ContainerEntry entry, string pin, string step)
+    /// <summary>
+    /// ADDs the container to each of its networks, in plan order (eth0, eth1, …); stops at the first failure.
+    /// <paramref name="prerequisite"/> is done before any plugin acts (while the first one starts).
+    /// </summary>
+    private async Task AttachAllAsync(ContainerEntry entry, string pin, string step, Func<Task> prerequisite)
     {
         var key = entry.Key;
         var runtime = RuntimeFor(key);
@@ -442,7 +470,7 @@ public sealed class CniIsolator : Isolator
             };
             try
             {
-                var result = await runtime.AddNetworkListAsync(list, conf).ConfigureAwait(false);
+                var result = await runtime.AddNetworkListAsync(list, conf, prerequisite: prerequisite).ConfigureAwait(false);
                 entry.Results[network.Name] = result;
                 Log(IsolatorLogLevel.Info, $"{step}: attached to CNI network '{network.Name}' as {network.IfName}: "
                     + string.Join(", ", result.Ips.Select(ip => ip.Address.ToString())));
@@ -655,6 +683,13 @@ public sealed class CniIsolator : Isolator
             throw new IsolatorException($"{step}: removing the network namespace pin '{pin}': {e.Message}", e);
         }
 
+        // No directory (prepared, never isolated): nothing was made for the container.
+        if (!Directory.Exists(directory))
+        {
+            Log(IsolatorLogLevel.Info, $"{step}: done (nothing was set up)");
+            return;
+        }
+
         if (PersistentNetworkNamespace.FindPins(directory).Count > 0)
         {
             throw new IsolatorException($"{step}: '{directory}' still holds a namespace mount; not removing it");
@@ -662,10 +697,7 @@ public sealed class CniIsolator : Isolator
 
         try
         {
-            if (Directory.Exists(directory))
-            {
-                Directory.Delete(directory, recursive: true);
-            }
+            Directory.Delete(directory, recursive: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -775,18 +807,6 @@ public sealed class CniIsolator : Isolator
         {
             Log(IsolatorLogLevel.Warning, $"ignoring the cached result of '{attachment.ContainerId}' {attachment.IfName}: {e.Message}");
             return null;
-        }
-    }
-
-    private void TryDeleteDirectory(string directory)
-    {
-        try
-        {
-            Directory.Delete(directory, recursive: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            Log(IsolatorLogLevel.Warning, $"could not remove '{directory}': {e.Message}");
         }
     }
 

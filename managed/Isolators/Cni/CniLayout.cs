@@ -5,7 +5,7 @@ namespace NetIsolator.Isolators.Cni;
 /// <summary>
 /// Where a container's state lives under ROOT (pure path arithmetic, no I/O):
 /// <code>
-/// ROOT/&lt;CID&gt;/                 one per container with CNI networks of its own (created in prepare)
+/// ROOT/&lt;CID&gt;/                 one per container with CNI networks of its own (created in isolate)
 /// ROOT/&lt;CID&gt;/plan.json       the checkpointed plan: networks in NetworkInfo order, interface names, NetworkInfos
 /// ROOT/&lt;CID&gt;/ns              bind mount of the container's netns (/proc/&lt;pid&gt;/ns/net is never stored)
 /// ROOT/&lt;CID&gt;/cni/results/…    the CNI runtime's libcni-format cache: exact config, netns, result per attachment

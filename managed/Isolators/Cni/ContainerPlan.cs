@@ -9,8 +9,8 @@ namespace NetIsolator.Isolators.Cni;
 
 /// <summary>
 /// What prepare decided for a container with networks of its own, checkpointed as <c>ROOT/&lt;CID&gt;/plan.json</c>
-/// before prepare returns, so that a restarted agent knows the networks, interfaces and NetworkInfos (status after
-/// recovery comes from here, also for orphans, which Mesos could not report).
+/// by isolate before anything exists in the kernel for the container, so that a restarted agent knows the networks,
+/// interfaces and NetworkInfos (status after recovery comes from here, also for orphans, which Mesos could not report).
 /// </summary>
 /// <remarks>Format: <c>{"version":1,"container_id":"p.c","hostname":"h"?,"networks":[{"name":..,"ifname":"eth0","network_info":{Mesos JSON}}]}</c>.</remarks>
 public sealed record ContainerPlan(string ContainerKey, string? Hostname, IReadOnlyList<PlannedNetwork> Networks)

@@ -117,7 +117,7 @@ public sealed class CniIsolatorConcurrencyTests : IDisposable
         }
 
         Assert.Equal(1, wins);
-        Assert.Single(_sandbox.ContainerDirectories());
+        Assert.Empty(_sandbox.ContainerDirectories());
         await isolator.CleanupAsync(id);
     }
 

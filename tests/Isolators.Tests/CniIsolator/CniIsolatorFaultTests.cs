@@ -52,6 +52,39 @@ public sealed class CniIsolatorFaultTests : IDisposable
     }
 
     [RootFact]
+    public async Task TheFirstPlugin_GetsItsConfigOnlyOnceTheCheckpointPinAndFilesAreInPlace()
+    {
+        // The mock reads its config, then looks at what isolate has made: the plan beside CNI_NETNS, CNI_NETNS
+        // itself a mount (the pin), and the container's hosts file.
+        var seen = Path.Join(_sandbox.Directory, "seen");
+        var probe = Path.Join(_plugins.Directory, "probe");
+        File.WriteAllText(probe, $$"""
+            #!/bin/sh
+            cat > /dev/null
+            if [ "$CNI_COMMAND" = "ADD" ]; then
+              dir=$(dirname "$CNI_NETNS")
+              echo "plan=$(test -f "$dir/plan.json" && echo y) pin=$(mountpoint -q "$CNI_NETNS" && echo y) hosts=$(test -f "$dir/hosts" && echo y)" > '{{seen}}'
+              printf '{"cniVersion":"1.0.0","ips":[{"address":"10.250.0.2/24"}]}'
+            fi
+            exit 0
+
+            """);
+        File.SetUnixFileMode(probe, (UnixFileMode)0b111_101_101);
+        _plugins.WriteNetwork("probed", "probe");
+        var isolator = _plugins.CreateIsolator();
+        var id = CniSandbox.NewId();
+        var pid = await _sandbox.PrepareAndStartAsync(isolator, id, new NetworkInfo { Name = "probed" });
+
+        await isolator.IsolateAsync(id, pid);
+
+        Assert.Equal("plan=y pin=y hosts=y", File.ReadAllText(seen).Trim());
+        Assert.Contains("10.250.0.2", File.ReadAllText(Path.Join(CniLayout.ContainerDirectory(isolator.Root!, id.Value), "hosts")));
+        await isolator.CleanupAsync(id);
+        Assert.Empty(_sandbox.ContainerDirectories());
+        Assert.Empty(_sandbox.NsfsMountsUnderRoot());
+    }
+
+    [RootFact]
     public async Task GarbageOutput_IsReportedAsUnparsableResult()
     {
         _plugins.WriteFaultyNetwork("faulty", "mock-garbage", PluginFault.Garbage);
@@ -316,12 +349,12 @@ public sealed class CniIsolatorFaultTests : IDisposable
         var first = _sandbox.CreateIsolator();
         var id = CniSandbox.NewId();
         await first.PrepareAsync(id, CniSandbox.Config(new NetworkInfo { Name = "net1" }));
-        Assert.True(File.Exists(CniLayout.PlanPath(first.Root!, id.Value)));
+        Assert.False(Directory.Exists(CniLayout.ContainerDirectory(first.Root!, id.Value)));
 
         var second = _sandbox.CreateIsolator();
         await second.RecoverAsync(known ? [new ContainerState { ContainerId = id, Pid = 1, Directory = "/tmp" }] : [], []);
 
-        Assert.Equal(known, Directory.Exists(CniLayout.ContainerDirectory(second.Root!, id.Value)));
+        Assert.False(Directory.Exists(CniLayout.ContainerDirectory(second.Root!, id.Value)));
         Assert.Empty((await second.StatusAsync(id)).NetworkInfos);
         await second.CleanupAsync(id);
 

@@ -68,13 +68,12 @@ public sealed class CniIsolatorKillTests : IDisposable
         driver.WaitForLine("HOLDING");
         driver.Kill9();
 
-        // What the killed agent left: the checkpointed plan, nothing in the kernel yet.
-        Assert.True(File.Exists(CniLayout.PlanPath(_sandbox.Root, id.Value)), driver.Output);
-        Assert.False(PersistentNetworkNamespace.IsPinned(CniLayout.NamespacePin(_sandbox.Root, id.Value)));
+        // What the killed agent left: nothing, on disk or in the kernel (prepare writes nothing, as in Mesos).
+        Assert.False(Directory.Exists(CniLayout.ContainerDirectory(_sandbox.Root, id.Value)), driver.Output);
         Assert.Empty(_sandbox.Leases());
 
         var fresh = await RecoverAsync(id, pid, known);
-        Assert.Equal(known, Directory.Exists(CniLayout.ContainerDirectory(_sandbox.Root, id.Value)));
+        Assert.False(Directory.Exists(CniLayout.ContainerDirectory(_sandbox.Root, id.Value)));
         Assert.Empty((await fresh.StatusAsync(id)).NetworkInfos);
         await fresh.CleanupAsync(id);
 

@@ -36,7 +36,8 @@ public sealed class CniIsolatorLifecycleTests : IDisposable
         var parent = CniSandbox.NewId();
         var launch = await isolator.PrepareAsync(parent, CniSandbox.Config(new NetworkInfo { Name = "net1" }));
         Assert.Equal([CniDecisions.CloneNewNs, CniDecisions.CloneNewNet, CniDecisions.CloneNewUts], launch!.CloneNamespaces);
-        Assert.True(File.Exists(CniLayout.PlanPath(isolator.Root!, parent.Value)));
+        // As in Mesos, prepare writes nothing: the directory and its checkpoint come with isolate.
+        Assert.False(Directory.Exists(CniLayout.ContainerDirectory(isolator.Root!, parent.Value)));
         await Assert.ThrowsAsync<IsolatorException>(() => isolator.PrepareAsync(parent, CniSandbox.Config(new NetworkInfo { Name = "net1" })));
 
         // A nested container without networks joins the parent's namespaces; one with its own gets new ones.
@@ -46,13 +47,16 @@ public sealed class CniIsolatorLifecycleTests : IDisposable
         Assert.Equal([CniDecisions.CloneNewNs], joinLaunch.CloneNamespaces);
         var own = CniSandbox.NewId(parent);
         Assert.Equal(3, (await isolator.PrepareAsync(own, CniSandbox.Config(new NetworkInfo { Name = "net1" })))!.CloneNamespaces.Count);
-        Assert.True(Directory.Exists(CniLayout.ContainerDirectory(isolator.Root!, $"{parent.Value}.{own.Value}")));
+        Assert.Empty(_sandbox.ContainerDirectories());
         // A nested container of a host-network parent stays on the host network.
         Assert.Null(await isolator.PrepareAsync(CniSandbox.NewId(CniSandbox.NewId()), CniSandbox.Config()));
 
-        // Cleanup before isolate: nothing was ADDed, the directories go.
+        // Cleanup before isolate: nothing was made, and the containers are forgotten.
         await isolator.CleanupAsync(joiner);
         await isolator.CleanupAsync(own);
+        await isolator.CleanupAsync(parent);
+        Assert.Empty(_sandbox.ContainerDirectories());
+        Assert.NotNull(await isolator.PrepareAsync(parent, CniSandbox.Config(new NetworkInfo { Name = "net1" })));
         await isolator.CleanupAsync(parent);
     }
 

@@ -122,7 +122,13 @@ public sealed class CniIsolatorSetupTests : IDisposable
         Assert.Contains("Failed to setup hostname and network files", error.Message);
         Assert.Contains($"Refusing to set up the network files of pid {pid}: it is in this process's own mount namespace", error.Message);
 
+        // The setup runs before the plugin is given its config, so the real bridge never acted: no veth, no lease.
+        Assert.Equal(["lo"], CniSandbox.Interfaces(pid));
+        Assert.Empty(_sandbox.Leases());
+
         await isolator.CleanupAsync(id);
+        Assert.Empty(_sandbox.ContainerDirectories());
+        Assert.Empty(_sandbox.NsfsMountsUnderRoot());
     }
 
     private static List<string> EtcMounts() =>
