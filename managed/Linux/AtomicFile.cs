@@ -66,6 +66,28 @@ public static class AtomicFile
         }
     }
 
+    /// <summary>
+    /// Creates <paramref name="path"/>, which must not exist, and writes it in place: for a file nothing can be relying
+    /// on yet (in a directory just made, that no reader looks at before its writer is done). It saves the temporary
+    /// file and the rename; a crash can leave a part of it, which a later <see cref="Write"/> replaces whole.
+    /// </summary>
+    /// <exception cref="LinuxException">A step failed (<see cref="Errno.EEXIST"/>: the file exists); the message names
+    /// it and the file. A part written before a failure is removed.</exception>
+    [SupportedOSPlatform("linux")]
+    public static void CreateNew(string path, ReadOnlySpan<byte> contents, UnixFileMode mode, Durability durability)
+    {
+        var created = false;
+        try
+        {
+            WriteNewFile(path, contents, mode, durability, onCreated: () => created = true);
+        }
+        catch when (created)
+        {
+            _ = Interop.Libc.unlink(path);
+            throw;
+        }
+    }
+
     /// <summary>Flushes a directory so the renames in it are durable. Best effort: a failure only weakens
     /// durability, never correctness.</summary>
     [SupportedOSPlatform("linux")]
@@ -80,12 +102,13 @@ public static class AtomicFile
         _ = Interop.Libc.close(fd);
     }
 
-    private static unsafe void WriteNewFile(string path, ReadOnlySpan<byte> contents, UnixFileMode mode, Durability durability)
+    private static unsafe void WriteNewFile(string path, ReadOnlySpan<byte> contents, UnixFileMode mode, Durability durability, Action? onCreated = null)
     {
         using var file = new SafeFileDescriptorHandle(LinuxException.Check(
             Interop.Libc.open(path, Interop.Libc.O_WRONLY | Interop.Libc.O_CREAT | Interop.Libc.O_EXCL | Interop.Libc.O_CLOEXEC, (uint)mode),
             "creating",
             path));
+        onCreated?.Invoke();
         var fd = file.FileDescriptor;
         // open(2) applies the umask to the mode; fchmod does not.
         LinuxException.Check(Interop.Libc.fchmod(fd, (uint)mode), "setting the mode of", path);

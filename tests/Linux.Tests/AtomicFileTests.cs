@@ -71,6 +71,21 @@ public sealed class AtomicFileTests : IDisposable
         Assert.Empty(Listing());
     }
 
+    [Fact]
+    public void CreateNew_WritesTheFileInPlace_WithItsMode_AndRefusesAnExistingOne()
+    {
+        var path = Path.Join(_dir, "hosts");
+
+        AtomicFile.CreateNew(path, "127.0.0.1 localhost\n"u8, ReadWriteForAll, Durability.PowerLoss);
+        var again = Assert.Throws<LinuxException>(() => AtomicFile.CreateNew(path, "x"u8, ReadWriteForAll, Durability.ProcessCrash));
+
+        Assert.Equal("127.0.0.1 localhost\n", File.ReadAllText(path));
+        Assert.Equal(ReadWriteForAll, File.GetUnixFileMode(path));
+        Assert.Equal(Errno.EEXIST, again.Errno);
+        Assert.Contains(path, again.Message);
+        Assert.Equal(["hosts"], Listing());
+    }
+
     private List<string> Listing() =>
         [.. Directory.EnumerateFileSystemEntries(_dir).Select(p => Path.GetFileName(p)).Order(StringComparer.Ordinal)];
 }

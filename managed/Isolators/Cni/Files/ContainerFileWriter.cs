@@ -6,8 +6,10 @@ namespace NetIsolator.Isolators.Cni;
 
 /// <summary>
 /// Writes a container's <see cref="ContainerNetworkFiles"/> under its container directory (<c>ROOT/&lt;CID&gt;</c>),
-/// each file atomically (see <see cref="AtomicFile"/>): a temporary file in the same directory, given mode 0644 and
-/// renamed over the target. A reader (or a crash) sees the old file or the new one, never a part.
+/// each existing file replaced atomically (see <see cref="AtomicFile"/>): a temporary file in the same directory,
+/// given mode 0644, takes the target's place. A reader (or a crash) sees the old file or the new one, never a part.
+/// A file that does not exist yet is created in place: nothing can be relying on it, and a part a crash leaves is
+/// replaced whole by the next call.
 /// </summary>
 /// <remarks>
 /// <list type="bullet">
@@ -101,7 +103,17 @@ public static class ContainerFileWriter
             return true;
         }
 
-        AtomicFile.Write(path, bytes, FileMode, durability, syncDirectory: false);
+        if (exists)
+        {
+            AtomicFile.Write(path, bytes, FileMode, durability, syncDirectory: false);
+        }
+        else
+        {
+            // Nothing can be relying on a file that is not there yet; a part left by a crash is replaced whole by the
+            // next call, which finds its contents wrong.
+            AtomicFile.CreateNew(path, bytes, FileMode, durability);
+        }
+
         return true;
     }
 
