@@ -34,6 +34,50 @@ public sealed class PersistentNetworkNamespaceTests : IDisposable
     }
 
     [RootFact]
+    public void StartProcess_StartsTheChildInTheNamespace_AndTheCallingThreadIsBackInItsOwn()
+    {
+        var pin = _sandbox.PathOf("ns");
+        PersistentNetworkNamespace.Create(pin);
+        try
+        {
+            var before = Netns.CurrentThreadLink();
+            using var ns = NetworkNamespace.Open(pin);
+
+            using var child = ns.StartProcess(new ProcessStartInfo("readlink", ["/proc/self/ns/net"]) { RedirectStandardOutput = true });
+            var seen = child.StandardOutput.ReadToEnd().Trim();
+            Assert.True(child.WaitForExit(10_000));
+
+            Assert.Equal($"net:[{ns.Id.Inode}]", seen);
+            Assert.Equal(before, Netns.CurrentThreadLink());
+            Assert.DoesNotContain(seen, Netns.ThreadLinks().Values);
+        }
+        finally
+        {
+            PersistentNetworkNamespace.Remove(pin);
+        }
+    }
+
+    [RootFact]
+    public void StartProcess_OfAMissingProgram_ThrowsAndLeavesTheCallingThreadInItsOwnNamespace()
+    {
+        var pin = _sandbox.PathOf("ns");
+        PersistentNetworkNamespace.Create(pin);
+        try
+        {
+            var before = Netns.CurrentThreadLink();
+            using var ns = NetworkNamespace.Open(pin);
+
+            Assert.ThrowsAny<System.ComponentModel.Win32Exception>(() => ns.StartProcess(new ProcessStartInfo(_sandbox.PathOf("no-such-program"))));
+
+            Assert.Equal(before, Netns.CurrentThreadLink());
+        }
+        finally
+        {
+            PersistentNetworkNamespace.Remove(pin);
+        }
+    }
+
+    [RootFact]
     public void Run_LeavesTheCallingThreadInItsNamespace_AndUsesAnotherThread()
     {
         var pin = _sandbox.PathOf("ns");

@@ -4,8 +4,9 @@ using NetIsolator.Linux;
 namespace NetIsolator.Cni.Invocation;
 
 /// <summary>
-/// Starts a process from a dedicated thread that has joined another network namespace; the child inherits that
-/// namespace. Only the start happens inside: the pipes are read, and the process waited for, by the caller outside.
+/// Starts a process inside another network namespace (<see cref="NetworkNamespace.StartProcess"/>); the child
+/// inherits that namespace. Only the start happens inside: the pipes are read, and the process waited for, by the
+/// caller outside.
 /// </summary>
 internal static class HostNamespaceStarter
 {
@@ -13,6 +14,6 @@ internal static class HostNamespaceStarter
     public static Process Start(string networkNamespacePath, ProcessStartInfo startInfo)
     {
         using var networkNamespace = NetworkNamespace.Open(networkNamespacePath);
-        return networkNamespace.Run(() => Process.Start(startInfo) ?? throw new InvalidOperationException("Process.Start returned no process"));
+        return networkNamespace.StartProcess(startInfo);
     }
 }
