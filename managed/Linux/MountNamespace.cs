@@ -7,8 +7,9 @@ namespace NetIsolator.Linux;
 /// <para>The kernel refuses setns(CLONE_NEWNS) with EINVAL to a task whose filesystem context (struct fs_struct: root,
 /// working directory, umask) is shared with other tasks, and all threads of a process share one. A thread that first
 /// calls unshare(CLONE_FS) holds a private copy and may join: its root and working directory become the namespace's
-/// root, for that thread alone. The thread is the dedicated one of <see cref="NamespaceThread"/>, so the namespace
-/// and the context end with it and nothing has to be restored.</para>
+/// root, for that thread alone. The thread is a dedicated one of <see cref="NamespaceThread"/>, which has such a copy
+/// from its start, and which afterwards goes back to this process's namespace, root and working directory (or ends,
+/// if it cannot), so no other thread ever sees the container's.</para>
 /// <para>Every path the action uses resolves in the other namespace, including any file the runtime opens lazily on
 /// that thread (a library a P/Invoke binds on first call, an assembly). That is only safe while the namespace still
 /// has this process's root: a fresh copy of our mount table, as a container's is while it is held before exec. So a
@@ -19,7 +20,7 @@ public static class MountNamespace
 {
     private const string OwnNamespacePath = "/proc/self/ns/mnt";
 
-    /// <summary>Runs <paramref name="action"/> on a new thread that has joined the mount namespace of <paramref name="pid"/>.</summary>
+    /// <summary>Runs <paramref name="action"/> on a dedicated thread that has joined the mount namespace of <paramref name="pid"/>.</summary>
     /// <exception cref="MountNamespaceRefusedException">The pid shares this process's mount namespace, or has another root.</exception>
     /// <exception cref="LinuxException">Opening, comparing or joining failed (<see cref="NamespaceNotFoundException"/>: no such pid).</exception>
     public static T RunInNamespaceOf<T>(int pid, Func<T> action)
@@ -49,7 +50,6 @@ public static class MountNamespace
         {
             return NamespaceThread.Run("mntns", () =>
             {
-                LinuxException.Check(Interop.Libc.unshare(Interop.Libc.CLONE_FS), "unshare(CLONE_FS) before joining", path);
                 LinuxException.Check(Interop.Libc.setns(target, Interop.Libc.CLONE_NEWNS), "setns into", path);
                 return action();
             });

@@ -7,7 +7,7 @@ namespace NetIsolator.Linux;
 /// </summary>
 /// <remarks>
 /// setns(2) moves the calling thread alone for network and UTS namespaces; a long-lived process must use
-/// <see cref="NetworkNamespace.Run{T}(Func{T})"/>, whose thread ends afterwards. A helper that runs a few steps on its
+/// <see cref="NetworkNamespace.Run{T}(Func{T})"/>, whose dedicated thread leaves the namespace afterwards. A helper that runs a few steps on its
 /// main thread and exits may join in place: nothing else runs on that thread. Mount namespaces are joined through
 /// <see cref="MountNamespace"/>, which first gives its thread a filesystem context of its own.
 /// </remarks>

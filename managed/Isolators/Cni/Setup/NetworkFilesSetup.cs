@@ -12,7 +12,7 @@ namespace NetIsolator.Isolators.Cni;
 /// <para>Steps; the first failure throws a <see cref="NetworkSetupException"/> with Mesos's wording:</para>
 /// <list type="number">
 /// <item>The container's mount namespace is joined by a dedicated thread (<see cref="MountNamespace"/>), which does
-/// every step below and then ends. Refused: a pid in this process's own mount namespace (the mounts would land on the
+/// every step below and then leaves it. Refused: a pid in this process's own mount namespace (the mounts would land on the
 /// host's /etc, where Mesos mounts regardless), and one that has already changed its root.</item>
 /// <item>Every source file given must exist.</item>
 /// <item><c>/</c> made recursively slave, so none of the mounts below propagates back to the host.</item>
