@@ -142,16 +142,32 @@ public sealed class ProcessPluginExecutorTests : IDisposable
         }
     }
 
-    [Fact]
-    public async Task BeforeStdin_RunsOnceThePluginHasStarted_AndThePluginGetsItsStdinOnlyAfterIt()
+    /// <summary>A plugin that writes its pid, copies its stdin to a file, then runs <paramref name="tail"/>.</summary>
+    private (string Plugin, string PidFile, string Received) WriteGatedPlugin(string tail)
     {
         var pidFile = _dir.Join("pid");
         var received = _dir.Join("received");
         var plugin = _dir.WriteScript("gated", $"""
-            echo $$ > {pidFile}
-            cat > {received}
-            printf '{"{"}"cniVersion":"1.0.0"{"}"}'
+            received='{received}'
+            echo $$ > '{pidFile}'
+            cat > "$received"
+            {tail}
             """);
+        return (plugin, pidFile, received);
+    }
+
+    private static async Task WaitForFileAsync(string path)
+    {
+        for (var i = 0; i < 100 && !File.Exists(path); i++)
+        {
+            await Task.Delay(20);
+        }
+    }
+
+    [Fact]
+    public async Task BeforeStdin_RunsOnceThePluginHasStarted_AndThePluginGetsItsStdinOnlyAfterIt()
+    {
+        var (plugin, pidFile, received) = WriteGatedPlugin("""printf '{"cniVersion":"1.0.0"}'""");
         string? seenDuringGate = null;
         var pluginRunningDuringGate = false;
 
@@ -161,11 +177,7 @@ public sealed class ProcessPluginExecutorTests : IDisposable
             beforeStdin: async () =>
             {
                 // The plugin is running (it wrote its pid) and waiting for its stdin, which it does not have yet.
-                for (var i = 0; i < 100 && !File.Exists(pidFile); i++)
-                {
-                    await Task.Delay(20);
-                }
-
+                await WaitForFileAsync(pidFile);
                 pluginRunningDuringGate = File.Exists(pidFile) && !Command.IsGone(int.Parse(File.ReadAllText(pidFile).Trim()));
                 await Task.Delay(200);
                 seenDuringGate = File.Exists(received) ? File.ReadAllText(received) : "";
@@ -180,24 +192,14 @@ public sealed class ProcessPluginExecutorTests : IDisposable
     [Fact]
     public async Task BeforeStdin_Failing_KillsThePluginBeforeItReadsAByte_AndPropagatesTheSameException()
     {
-        var pidFile = _dir.Join("pid");
-        var received = _dir.Join("received");
-        var plugin = _dir.WriteScript("gated", $"""
-            echo $$ > {pidFile}
-            cat > {received}
-            echo done >> {received}
-            """);
+        var (plugin, pidFile, received) = WriteGatedPlugin("echo done >> \"$received\"");
         var failure = new InvalidOperationException("the checkpoint could not be written");
 
         var thrown = await Assert.ThrowsAsync<InvalidOperationException>(() => _executor.ExecuteAsync(Add(
             plugin,
             beforeStdin: async () =>
             {
-                for (var i = 0; i < 100 && !File.Exists(pidFile); i++)
-                {
-                    await Task.Delay(20);
-                }
-
+                await WaitForFileAsync(pidFile);
                 throw failure;
             })));
 
