@@ -26,6 +26,17 @@ internal static class FileDescriptors
         }
     }
 
+    /// <summary>open(2) of a directory, O_RDONLY|O_DIRECTORY|O_CLOEXEC (usable with fchdir and statx).</summary>
+    public static SafeFileDescriptorHandle OpenDirectory(string path) => new(LinuxException.Check(
+        Interop.Libc.open(path, Interop.Libc.O_RDONLY | Interop.Libc.O_DIRECTORY | Interop.Libc.O_CLOEXEC, 0), "open", path));
+
+    /// <summary>Device and inode of a directory, e.g. to tell whether two roots are the same.</summary>
+    public static NamespaceId DirectoryIdentity(string path)
+    {
+        using var handle = OpenDirectory(path);
+        return Identity(handle, path);
+    }
+
     /// <summary>statfs(2) f_type of the filesystem the fd lives on.</summary>
     public static unsafe long FilesystemMagic(SafeFileDescriptorHandle fd, string path)
     {

@@ -38,7 +38,7 @@ public static class MountNamespace
         }
 
         var root = $"/proc/{pid}/root";
-        if (DirectoryIdentity(root) != DirectoryIdentity("/"))
+        if (FileDescriptors.DirectoryIdentity(root) != FileDescriptors.DirectoryIdentity("/"))
         {
             throw new MountNamespaceRefusedException(pid, $"its root ('{root}') is not this process's root: it has already pivoted or chrooted");
         }
@@ -48,7 +48,7 @@ public static class MountNamespace
         target.DangerousAddRef(ref added);
         try
         {
-            return NamespaceThread.Run("mntns", () =>
+            return NamespaceThread.Run(() =>
             {
                 LinuxException.Check(Interop.Libc.setns(target, Interop.Libc.CLONE_NEWNS), "setns into", path);
                 return action();
@@ -72,14 +72,6 @@ public static class MountNamespace
             action();
             return null;
         });
-    }
-
-    private static NamespaceId DirectoryIdentity(string path)
-    {
-        var fd = Interop.Libc.open(path, Interop.Libc.O_RDONLY | Interop.Libc.O_DIRECTORY | Interop.Libc.O_CLOEXEC, 0);
-        LinuxException.Check(fd, "open", path);
-        using var handle = new SafeFileDescriptorHandle(fd);
-        return FileDescriptors.Identity(handle, path);
     }
 }
 

@@ -27,7 +27,7 @@ internal static class NamespaceThread
 
     private static readonly ConcurrentBag<Worker> s_idle = [];
 
-    public static T Run<T>(string name, Func<T> function)
+    public static T Run<T>(Func<T> function)
     {
         ArgumentNullException.ThrowIfNull(function);
         if (!s_idle.TryTake(out var worker))
@@ -57,7 +57,6 @@ internal static class NamespaceThread
         private readonly SemaphoreSlim _done = new(0);
         private Action? _work;
         private ExceptionDispatchInfo? _failure;
-        private Home? _home;
 
         public Worker()
         {
@@ -86,26 +85,23 @@ internal static class NamespaceThread
 
         private void Loop()
         {
+            Home home;
             try
             {
                 LinuxException.Check(Interop.Libc.unshare(Interop.Libc.CLONE_FS), "unshare(CLONE_FS) of a namespace thread");
-                _home = Home.OfCurrentThread();
+                home = Home.OfCurrentThread();
             }
             catch (Exception e)
             {
                 // The first function fails with this, and the thread ends.
                 IsHome = false;
                 _start.Wait();
-                if (_work is not null)
-                {
-                    _failure = ExceptionDispatchInfo.Capture(e);
-                    _done.Release();
-                }
-
+                _failure = ExceptionDispatchInfo.Capture(e);
+                _done.Release();
                 return;
             }
 
-            using var home = _home;
+            using var _ = home;
             while (true)
             {
                 _start.Wait();
@@ -160,8 +156,8 @@ internal static class NamespaceThread
                     namespaces.Add((handle, type, path, FileDescriptors.Identity(handle, path)));
                 }
 
-                var workingDirectory = OpenDirectory(".");
-                return new Home([.. namespaces], workingDirectory, DirectoryIdentity("/"));
+                var workingDirectory = FileDescriptors.OpenDirectory(".");
+                return new Home([.. namespaces], workingDirectory, FileDescriptors.DirectoryIdentity("/"));
             }
             catch
             {
@@ -222,20 +218,11 @@ internal static class NamespaceThread
             }
         }
 
-        private static SafeFileDescriptorHandle OpenDirectory(string path) => new(LinuxException.Check(
-            Interop.Libc.open(path, Interop.Libc.O_RDONLY | Interop.Libc.O_DIRECTORY | Interop.Libc.O_CLOEXEC, 0), "open", path));
-
-        private static NamespaceId DirectoryIdentity(string path)
-        {
-            using var handle = OpenDirectory(path);
-            return FileDescriptors.Identity(handle, path);
-        }
-
         private static NamespaceId? SafeIdentity(string path)
         {
             try
             {
-                return DirectoryIdentity(path);
+                return FileDescriptors.DirectoryIdentity(path);
             }
             catch (IOException)
             {

@@ -137,7 +137,7 @@ public sealed class NetworkNamespace : IDisposable
         Handle.DangerousAddRef(ref added);
         try
         {
-            return NamespaceThread.Run("netns", () =>
+            return NamespaceThread.Run(() =>
             {
                 LinuxException.Check(Interop.Libc.setns(Handle, Interop.Libc.CLONE_NEWNET), "setns into", Path);
                 return action();

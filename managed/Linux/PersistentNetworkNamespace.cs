@@ -43,7 +43,7 @@ public static class PersistentNetworkNamespace
         {
             // unshare(CLONE_NEWNET) moves only the calling thread, so it happens on a thread of its own that ends
             // right after the bind mount has taken a reference to the new namespace.
-            NamespaceThread.Run("netns-create", () =>
+            NamespaceThread.Run(() =>
             {
                 LinuxException.Check(Interop.Libc.unshare(Interop.Libc.CLONE_NEWNET), "unshare(CLONE_NEWNET) for", path);
                 LinuxException.Check(

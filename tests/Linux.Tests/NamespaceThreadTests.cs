@@ -24,7 +24,7 @@ public sealed class NamespaceThreadTests : IDisposable
             using var ns = NetworkNamespace.Open(pin);
             var inside = ns.Run(() => (Environment.CurrentManagedThreadId, Netns.CurrentThreadLink()));
 
-            var after = NamespaceThread.Run("test", () => (Environment.CurrentManagedThreadId, Netns.CurrentThreadLink()));
+            var after = NamespaceThread.Run(() => (Environment.CurrentManagedThreadId, Netns.CurrentThreadLink()));
 
             Assert.Equal($"net:[{ns.Id.Inode}]", inside.Item2);
             Assert.Equal(inside.Item1, after.Item1);
@@ -49,7 +49,7 @@ public sealed class NamespaceThreadTests : IDisposable
             ThreadNamespaces.JoinOnCurrentThread(container.Pid, ThreadNamespaces.Uts);
             return (Environment.CurrentManagedThreadId, Netns.Link("/proc/thread-self/ns/mnt"), Netns.Link("/proc/thread-self/ns/uts"));
         });
-        var after = NamespaceThread.Run("test", () =>
+        var after = NamespaceThread.Run(() =>
             (Environment.CurrentManagedThreadId, Netns.Link("/proc/thread-self/ns/mnt"), Netns.Link("/proc/thread-self/ns/uts"), Directory.GetCurrentDirectory()));
 
         Assert.Equal((theirs.Mount, theirs.Uts), (inside.Item2, inside.Item3));
@@ -68,7 +68,7 @@ public sealed class NamespaceThreadTests : IDisposable
             var failure = new InvalidOperationException("inside");
 
             var thrown = Assert.Throws<InvalidOperationException>(() => ns.Run<int>(() => throw failure));
-            var after = NamespaceThread.Run("test", Netns.CurrentThreadLink);
+            var after = NamespaceThread.Run(Netns.CurrentThreadLink);
 
             Assert.Same(failure, thrown);
             Assert.Equal(Netns.Link("/proc/self/ns/net"), after);
@@ -86,7 +86,7 @@ public sealed class NamespaceThreadTests : IDisposable
         var threads = new int[3];
 
         Parallel.For(0, 3, new ParallelOptions { MaxDegreeOfParallelism = 3 }, i =>
-            threads[i] = NamespaceThread.Run("test", () =>
+            threads[i] = NamespaceThread.Run(() =>
             {
                 // All three are inside at once, or the barrier times out.
                 Assert.True(gate.SignalAndWait(TimeSpan.FromSeconds(10)));

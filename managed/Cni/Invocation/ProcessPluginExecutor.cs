@@ -1,4 +1,5 @@
 using NetIsolator.Cni.Config;
+using NetIsolator.Linux;
 using NetIsolator.Cni.Requests;
 using System.ComponentModel;
 using System.Diagnostics;
@@ -256,7 +257,9 @@ public sealed class ProcessPluginExecutor : IPluginExecutor
             return Process.Start(startInfo) ?? throw new InvalidOperationException("Process.Start returned no process");
         }
 
-        return HostNamespaceStarter.Start(HostNetworkNamespacePath, startInfo);
+        // Only the start happens inside: the pipes are read, and the process waited for, outside.
+        using var hostNamespace = NetworkNamespace.Open(HostNetworkNamespacePath);
+        return hostNamespace.StartProcess(startInfo);
     }
 
     /// <summary>

@@ -44,7 +44,7 @@ public sealed record KernelFeatures(
     public static KernelFeatures Probe()
     {
         RuntimeThreads.EnsureStarted();
-        return NamespaceThread.Run("netlink-probe", () =>
+        return NamespaceThread.Run(() =>
         {
             LinuxException.Check(Interop.Libc.unshare(Interop.Libc.CLONE_NEWNET), "unshare(CLONE_NEWNET) for the kernel feature probe");
             using var socket = NetlinkSocket.Open();
