@@ -30,6 +30,7 @@ public sealed class ResultCache
 
     private readonly Action<CacheProblem>? _onProblem;
     private readonly Durability _durability;
+    private volatile bool _resultsDirectoryReady;
 
     /// <param name="cacheDirectory">The cache root (libcni's cacheDir, default <c>/var/lib/cni</c>).</param>
     /// <param name="onProblem">Told about every cache file that is ignored because it cannot be read or parsed.</param>
@@ -90,9 +91,19 @@ public sealed class ResultCache
 
         var path = PathFor(attachment.NetworkName, attachment.ContainerId, attachment.IfName);
         var bytes = Serialize(attachment);
+        var checkedBefore = _resultsDirectoryReady;
         EnsureResultsDirectory();
-
-        AtomicFile.Write(path, bytes, FileMode, _durability);
+        try
+        {
+            AtomicFile.Write(path, bytes, FileMode, _durability);
+        }
+        catch (LinuxException e) when (e.Errno == Errno.ENOENT && checkedBefore)
+        {
+            // The directory checked by an earlier save has been removed since: make it again, once.
+            _resultsDirectoryReady = false;
+            EnsureResultsDirectory();
+            AtomicFile.Write(path, bytes, FileMode, _durability);
+        }
     }
 
     /// <summary>
@@ -129,7 +140,7 @@ public sealed class ResultCache
         var path = PathFor(network, containerId, ifName);
         try
         {
-            if (!File.Exists(path))
+            if (!Path.Exists(path))
             {
                 return false;
             }
@@ -336,6 +347,14 @@ public sealed class ResultCache
     private bool TryRead(string path, out byte[] bytes)
     {
         bytes = [];
+        if (!Path.Exists(path))
+        {
+            // The common case before an ADD; a stat is far cheaper than the exception of a failed open. Anything
+            // else at the path (a directory, say) goes on to the open and is reported; a file removed between the
+            // two is still caught below.
+            return false;
+        }
+
         try
         {
             using var stream = new FileStream(path, System.IO.FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
@@ -378,11 +397,18 @@ public sealed class ResultCache
 
     private void Report(CacheProblem problem) => _onProblem?.Invoke(problem);
 
+    /// <summary>Makes the results directory private, creating it if need be; checked once per instance (the
+    /// runtime saves twice per ADD: before the first plugin, and the result).</summary>
     private void EnsureResultsDirectory()
     {
         if (OperatingSystem.IsWindows())
         {
             throw new PlatformNotSupportedException();
+        }
+
+        if (_resultsDirectoryReady)
+        {
+            return;
         }
 
         if (!Directory.Exists(CacheDirectory))
@@ -400,6 +426,8 @@ public sealed class ResultCache
         {
             File.SetUnixFileMode(ResultsDirectory, DirectoryMode);
         }
+
+        _resultsDirectoryReady = true;
     }
 
     /// <summary>The CNI identifier rule, plus no ".." anywhere: these strings become parts of a file name.</summary>

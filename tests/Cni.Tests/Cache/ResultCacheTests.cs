@@ -125,6 +125,18 @@ public sealed class ResultCacheTests : IDisposable
     }
 
     [Fact]
+    public void Save_RemakesTheDirectoryRemovedAfterAnEarlierSave()
+    {
+        _cache.Save(Attachment());
+        Directory.Delete(Path.Join(_root, "cni"), recursive: true);
+
+        _cache.Save(Attachment(containerId: "c2"));
+
+        Assert.True(_cache.TryLoad("mesos-net", "c2", "eth0", out _));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(_cache.ResultsDirectory));
+    }
+
+    [Fact]
     public void Save_ReplacesAtomically()
     {
         _cache.Save(Attachment());
