@@ -22,6 +22,9 @@ namespace NetIsolator.Isolators.Cni;
 /// parallel as Mesos does: the CNI runtime serializes operations of one container anyway, and an ordered attach is
 /// deterministic. The first failure stops the attach; the agent then calls cleanup, which DELs every attachment the
 /// runtime checkpointed (its cache entry is written before the first plugin runs, so a failed ADD is DELed too).</item>
+/// <item><b>Configs.</b> Prepare reads each network's config file again (an edited file applies to the next
+/// container, as in Mesos) and checks its plugins; isolate ADDs with that same config, where Mesos reads the file a
+/// second time, so a container is never attached with a config that was not checked.</item>
 /// <item><b>Cleanup</b> DELs from the runtime's cache alone (the exact config bytes of the ADD), in reverse
 /// interface order, so a deleted or changed config file does not matter. CNI_NETNS is the pin while it still holds a
 /// namespace, and unset otherwise (MESOS-9518). All DELs are tried; if any fails, the pin and directory stay and the
@@ -310,10 +313,12 @@ public sealed class CniIsolator : Isolator
             throw new IsolatorException($"preparing container '{key}': {e.Message}");
         }
 
+        var configs = new Dictionary<string, NetworkConfigList>(StringComparer.Ordinal);
         foreach (var network in networks)
         {
             var list = LookupNetwork(network.Name, $"preparing container '{key}'");
             CheckPlugins(list, $"preparing container '{key}'");
+            configs[network.Name] = list;
         }
 
         if (Root is null)
@@ -325,7 +330,7 @@ public sealed class CniIsolator : Isolator
         // Nothing is written here, as in Mesos: the container's directory and checkpoint are made by isolate, before
         // anything exists in the kernel for it. An agent that dies before isolate leaves nothing to clean up.
         var plan = new ContainerPlan(key, info.HasHostname && info.Hostname.Length > 0 ? info.Hostname : null, networks);
-        if (!_containers.TryAdd(key, new ContainerEntry(containerId, key, plan) { Rootfs = rootfs }))
+        if (!_containers.TryAdd(key, new ContainerEntry(containerId, key, plan) { Rootfs = rootfs, Configs = configs }))
         {
             throw new IsolatorException($"preparing container '{key}': Container has already been prepared");
         }
@@ -460,7 +465,8 @@ public sealed class CniIsolator : Isolator
         var runtime = RuntimeFor(key);
         foreach (var network in entry.Plan.Networks)
         {
-            var list = LookupNetwork(network.Name, $"{step}: Could not get valid CNI configuration for network '{network.Name}'");
+            var list = entry.Configs?.GetValueOrDefault(network.Name)
+                ?? LookupNetwork(network.Name, $"{step}: Could not get valid CNI configuration for network '{network.Name}'");
             var conf = new RuntimeConf
             {
                 ContainerId = key,
@@ -831,6 +837,12 @@ public sealed class CniIsolator : Isolator
         public string? Rootfs { get; init; }
 
         public bool Recovered { get; init; }
+
+        /// <summary>
+        /// The config of each network as prepare found and checked it: isolate ADDs with exactly that, not with
+        /// whatever the file holds by then (Mesos reads it again).
+        /// </summary>
+        public IReadOnlyDictionary<string, NetworkConfigList>? Configs { get; init; }
 
         public bool Isolated { get; set; }
 

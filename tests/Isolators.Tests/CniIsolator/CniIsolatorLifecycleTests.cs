@@ -134,6 +134,23 @@ public sealed class CniIsolatorLifecycleTests : IDisposable
     }
 
     [RootFact]
+    public async Task Isolate_AddsWithTheConfigPrepareChecked_EvenIfTheFileIsBrokenInBetween()
+    {
+        var prefix = _sandbox.AddNetwork("net1");
+        var isolator = _sandbox.CreateIsolator();
+        var id = CniSandbox.NewId();
+        var pid = await _sandbox.PrepareAndStartAsync(isolator, id, new NetworkInfo { Name = "net1" });
+
+        // An operator's half-written edit lands between the agent's prepare and isolate.
+        File.WriteAllText(Path.Join(_sandbox.ConfigDir, "net1.conflist"), "{\"cniVersion\":");
+        await isolator.IsolateAsync(id, pid);
+
+        Assert.Contains($"inet {prefix}", CniSandbox.Addresses(pid, "eth0"));
+        await isolator.CleanupAsync(id);
+        Assert.Equal(["lo"], CniSandbox.Interfaces(pid));
+    }
+
+    [RootFact]
     public async Task Cleanup_AfterTheConfigFileWasDeleted_DelsFromTheCheckpoint_EvenWithTheContainerGone()
     {
         _sandbox.AddNetwork("net1");
